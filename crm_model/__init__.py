@@ -1,0 +1,7 @@
+"""Customers and campaigns that generate demand: forecasts for planning, order streams for simulation."""
+
+from __future__ import annotations
+
+from crm_model.demand import ORDER_COLUMNS, DemandModel, campaign_lift
+
+__all__ = ["ORDER_COLUMNS", "DemandModel", "campaign_lift"]

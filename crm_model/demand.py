@@ -1,0 +1,291 @@
+"""Demand from customers and campaigns: the expected forecast for the optimizer and sampled orders
+for the simulation, both from one model so the plan and its stress test see the same demand.
+
+Expected order lines of segment s on day d (d = 0 … horizon−1):
+
+    E[orders_sd] = N_s · (1 − c_s)^(d/365) · (f_s / 365) · season(month(d)) · (1 + lift_sd)
+
+with N_s customers, annual churn c_s, f_s orders per customer per year, the monthly seasonality
+multiplier, and lift_sd the summed uplift of the campaigns targeting s (geometric adstock and Hill
+saturation, see :class:`scenarios.schema.Campaign`). Lines split over zones and products by the
+segment's mixes. Sampled counts are Poisson with these means; units per line are
+1 + NegBin with mean (u_s − 1) and coefficient of variation ``units_per_order_cv`` (Poisson where
+that CV is below the Poisson floor), so E[units] = u_s exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from scenarios.schema import Campaign, NodeKind, Scenario
+
+__all__ = ["ORDER_COLUMNS", "DemandModel", "campaign_lift"]
+
+ORDER_COLUMNS = (
+    "order_id",
+    "time",
+    "customer",
+    "segment",
+    "zone",
+    "product",
+    "qty",
+    "campaign",
+    "requested_time",
+)
+"""Columns of :meth:`DemandModel.sample` (time and requested_time in days, qty in units)."""
+
+
+def campaign_lift(campaign: Campaign, start_date: dt.date, horizon_days: int) -> np.ndarray:
+    """Daily relative uplift of one campaign over the horizon.
+
+    Spend is spread evenly from ``start`` to ``end``; adstock A_t = x_t + λ·A_{t−1};
+    lift_t = max_lift · A_t^s / (A_t^s + K^s) (Jin et al. 2017, eqs. 1 and 3).
+
+    Examples
+    --------
+    >>> c = Campaign(name="c", channel="email", start="2027-01-01", end="2027-01-01", budget=1000,
+    ...              max_lift=0.5, half_saturation_spend_per_day=1000, adstock_decay=0.5)
+    >>> [round(x, 4) for x in campaign_lift(c, dt.date(2027, 1, 1), 3)]
+    [0.25, 0.1667, 0.1]
+    """
+    spend = np.zeros(horizon_days)
+    first = (campaign.start - start_date).days
+    last = (campaign.end - start_date).days
+    days = last - first + 1
+    lo, hi = max(first, 0), min(last, horizon_days - 1)
+    if days > 0 and lo <= hi:
+        spend[lo : hi + 1] = campaign.budget / days
+    adstock = np.zeros(horizon_days)
+    carry = 0.0
+    # carry-over from spend before the horizon start
+    if first < 0 and days > 0:
+        for _ in range(first, min(0, last + 1)):
+            carry = campaign.budget / days + campaign.adstock_decay * carry
+        for _ in range(min(0, last + 1), 0):
+            carry = campaign.adstock_decay * carry
+    for t in range(horizon_days):
+        carry = spend[t] + campaign.adstock_decay * carry
+        adstock[t] = carry
+    shape = campaign.hill_shape
+    k = campaign.half_saturation_spend_per_day
+    powered = np.power(adstock, shape)
+    return campaign.max_lift * powered / (powered + k**shape)
+
+
+class DemandModel:
+    """The demand side of a scenario, from its CRM block.
+
+    Examples
+    --------
+    >>> from scenarios import load_scenario
+    >>> model = DemandModel(load_scenario("retailer_holiday"))
+    >>> table = model.expected()
+    >>> list(table.columns)
+    ['day', 'segment', 'zone', 'product', 'orders', 'units']
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.segments = list(scenario.crm.segments)
+        self.horizon = scenario.horizon_days
+        days = np.arange(self.horizon)
+        dates = pd.to_datetime(scenario.start_date) + pd.to_timedelta(days, unit="D")
+        monthly = np.asarray(scenario.crm.seasonality.monthly, dtype=float)
+        self._season = monthly[dates.month.to_numpy() - 1]
+        self._campaign_lifts = np.array(
+            [campaign_lift(c, scenario.start_date, self.horizon) for c in scenario.crm.campaigns]
+        ).reshape(len(scenario.crm.campaigns), self.horizon)
+
+    # ----------------------------------------------------------------------------- rates
+    def campaign_lifts(self) -> np.ndarray:
+        """Uplift per campaign and day, shape (campaigns, horizon)."""
+        return self._campaign_lifts.copy()
+
+    def _targets(self, segment: str) -> np.ndarray:
+        return np.array(
+            [not c.target_segments or segment in c.target_segments for c in self.scenario.crm.campaigns],
+            dtype=bool,
+        )
+
+    def segment_lift(self, segment: str) -> np.ndarray:
+        """Total uplift on ``segment`` per day (sum over campaigns targeting it)."""
+        mask = self._targets(segment)
+        if not mask.any():
+            return np.zeros(self.horizon)
+        return self._campaign_lifts[mask].sum(axis=0)
+
+    def expected_orders(self) -> np.ndarray:
+        """Expected order lines per segment and day, shape (segments, horizon)."""
+        days = np.arange(self.horizon)
+        rows = []
+        for name in self.segments:
+            seg = self.scenario.crm.segments[name]
+            active = seg.customers * np.power(1.0 - seg.annual_churn_rate, days / 365.0)
+            rate = seg.orders_per_customer_per_year / 365.0
+            rows.append(active * rate * self._season * (1.0 + self.segment_lift(name)))
+        return np.array(rows).reshape(len(self.segments), self.horizon)
+
+    def _mix(self, weights: dict[str, float]) -> tuple[list[str], np.ndarray]:
+        keys = [k for k, w in weights.items() if w > 0]
+        values = np.array([weights[k] for k in keys], dtype=float)
+        return keys, values / values.sum()
+
+    # ------------------------------------------------------------------------- forecast
+    def expected(self) -> pd.DataFrame:
+        """Expected demand per day, segment, zone and product.
+
+        Columns ``day`` (int), ``segment``, ``zone``, ``product``, ``orders`` (expected order
+        lines) and ``units`` (expected units). Rows with zero expectation are left out.
+        """
+        orders = self.expected_orders()
+        frames = []
+        days = np.arange(self.horizon)
+        for s, name in enumerate(self.segments):
+            seg = self.scenario.crm.segments[name]
+            zones, zone_p = self._mix(seg.zone_mix)
+            products, product_p = self._mix(seg.product_mix)
+            share = np.outer(zone_p, product_p).ravel()
+            n_pairs = len(share)
+            lines = (orders[s][:, None] * share[None, :]).ravel()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "day": np.repeat(days, n_pairs),
+                        "segment": name,
+                        "zone": np.tile(np.repeat(zones, len(products)), self.horizon),
+                        "product": np.tile(np.tile(products, len(zones)), self.horizon),
+                        "orders": lines,
+                        "units": lines * seg.units_per_order,
+                    }
+                )
+            )
+        columns = ["day", "segment", "zone", "product", "orders", "units"]
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+        table = pd.concat(frames, ignore_index=True)
+        table = table[table["orders"] > 0].reset_index(drop=True)
+        table.attrs["unit"] = {"orders": "order lines", "units": "units", "day": "day"}
+        return table
+
+    def expected_by_bucket(self) -> pd.DataFrame:
+        """Expected units per planning bucket, zone and product: ``bucket, zone, product, units``."""
+        table = self.expected()
+        table = table.assign(bucket=table["day"] // self.scenario.bucket.days)
+        grouped = table.groupby(["bucket", "zone", "product"], as_index=False)["units"].sum()
+        grouped.attrs["unit"] = {"units": "units"}
+        return grouped
+
+    # --------------------------------------------------------------------------- sampling
+    def _promise(self) -> dict[str, float]:
+        return {
+            node_id: float(getattr(node, "service_promise_days", 0.0))
+            for node_id, node in self.scenario.nodes.items()
+            if node.kind == NodeKind.CUSTOMER_ZONE
+        }
+
+    def sample(self, rng: np.random.Generator) -> pd.DataFrame:
+        """A sampled stream of customer order lines, sorted by time (see :data:`ORDER_COLUMNS`).
+
+        ``campaign`` is the campaign the line is attributed to (drawn with probability
+        lift / (1 + lift), proportional to each campaign's lift), or empty.
+        """
+        expected = self.expected_orders()
+        promise = self._promise()
+        campaigns = [c.name for c in self.scenario.crm.campaigns]
+        frames = []
+        customer_offset = 0
+        for s, name in enumerate(self.segments):
+            seg = self.scenario.crm.segments[name]
+            counts = rng.poisson(expected[s])
+            n = int(counts.sum())
+            day = np.repeat(np.arange(self.horizon), counts)
+            time = day + rng.random(n)
+            zones, zone_p = self._mix(seg.zone_mix)
+            products, product_p = self._mix(seg.product_mix)
+            zone = np.asarray(zones, dtype=object)[rng.choice(len(zones), size=n, p=zone_p)]
+            product = np.asarray(products, dtype=object)[rng.choice(len(products), size=n, p=product_p)]
+            qty = 1 + self._extra_units(rng, seg.units_per_order - 1.0, seg.units_per_order_cv, n)
+            customer = customer_offset + rng.integers(0, max(seg.customers, 1), size=n)
+            customer_offset += max(seg.customers, 1)
+            campaign = self._attribute(rng, name, day, campaigns)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "time": time,
+                        "customer": customer.astype(np.int64),
+                        "segment": name,
+                        "zone": zone,
+                        "product": product,
+                        "qty": qty.astype(float),
+                        "campaign": campaign,
+                    }
+                )
+            )
+        return self._finish(frames, promise)
+
+    def expected_stream(self) -> pd.DataFrame:
+        """A deterministic order stream: one line per day, segment, zone and product with the
+        expected units, at mid-day. Used when ``simulation.stochastic_demand`` is false."""
+        table = self.expected()
+        frame = pd.DataFrame(
+            {
+                "time": table["day"].to_numpy(dtype=float) + 0.5,
+                "customer": np.full(len(table), -1, dtype=np.int64),
+                "segment": table["segment"].to_numpy(),
+                "zone": table["zone"].to_numpy(),
+                "product": table["product"].to_numpy(),
+                "qty": table["units"].to_numpy(dtype=float),
+                "campaign": "",
+            }
+        )
+        return self._finish([frame], self._promise())
+
+    @staticmethod
+    def _extra_units(rng: np.random.Generator, mean: float, cv: float, n: int) -> np.ndarray:
+        if mean <= 0:
+            return np.zeros(n)
+        variance = (cv * mean) ** 2
+        if variance <= mean:
+            return rng.poisson(mean, n).astype(float)
+        shape = mean * mean / (variance - mean)
+        return rng.poisson(rng.gamma(shape, mean / shape, n)).astype(float)
+
+    def _attribute(
+        self, rng: np.random.Generator, segment: str, day: np.ndarray, campaigns: list[str]
+    ) -> np.ndarray:
+        out = np.full(len(day), "", dtype=object)
+        mask = self._targets(segment)
+        if not mask.any() or len(day) == 0:
+            return out
+        lifts = self._campaign_lifts[mask][:, day]  # (c, n)
+        total = lifts.sum(axis=0)
+        cumulative = np.cumsum(lifts, axis=0) / (1.0 + total)
+        u = rng.random(len(day))
+        index = (u[None, :] >= cumulative).sum(axis=0)  # 0..c ; c means organic
+        names = np.asarray([c for c, m in zip(campaigns, mask, strict=True) if m] + [""], dtype=object)
+        return names[index]
+
+    @staticmethod
+    def _finish(frames: list[pd.DataFrame], promise: dict[str, float]) -> pd.DataFrame:
+        if frames:
+            orders = pd.concat(frames, ignore_index=True)
+        else:
+            orders = pd.DataFrame(
+                {
+                    "time": pd.Series(dtype=float),
+                    "customer": pd.Series(dtype=np.int64),
+                    "segment": pd.Series(dtype=object),
+                    "zone": pd.Series(dtype=object),
+                    "product": pd.Series(dtype=object),
+                    "qty": pd.Series(dtype=float),
+                    "campaign": pd.Series(dtype=object),
+                }
+            )
+        orders = orders.sort_values("time", kind="stable").reset_index(drop=True)
+        orders.insert(0, "order_id", [f"CO-{i:07d}" for i in range(len(orders))])
+        orders["requested_time"] = orders["time"] + orders["zone"].map(promise).fillna(0.0).astype(float)
+        orders.attrs["unit"] = {"time": "day", "requested_time": "day", "qty": "units"}
+        return orders
