@@ -95,6 +95,7 @@ def check_distributions(scenario: Scenario) -> list[Problem]:
     for node_id, node in scenario.nodes.items():
         if node.kind == NodeKind.SUPPLIER:
             problems += _check_distribution(f"nodes.{node_id}.lead_time", node.lead_time)
+            problems += _check_distribution(f"nodes.{node_id}.late_delay", node.late_delay)
         if node.kind == NodeKind.PLANT and node.production_lead_time_days < 0:
             problems.append(
                 Problem(f"nodes.{node_id}.production_lead_time_days", "lead time cannot be negative")

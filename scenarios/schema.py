@@ -249,6 +249,10 @@ class Supplier(_Model):
     reliability: float = _field(
         1.0, unit="probability", description="Probability an order is dispatched on time.", ge=0, le=1
     )
+    late_delay: Distribution = _field(
+        default_factory=lambda: _fixed(7.0),
+        description="Extra days before dispatch when an order is late (probability 1 − reliability).",
+    )
     order_cost: float = _field(
         0.0, unit="currency/order", description="Fixed cost of placing one purchase order.", ge=0
     )
