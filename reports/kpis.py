@@ -1,0 +1,173 @@
+"""KPI functions over simulation result tables: service, inventory, cost and revenue.
+
+Every function takes the scenario (for prices and cost rates) and the tidy tables of a
+:class:`sim.SimulationResult` (or one replication of it) and returns a long table
+``replication, metric, scope, value, unit``. :func:`summarize` averages over replications with a
+95 % confidence interval (Student t).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from scenarios.schema import NodeKind, ProductKind, Scenario
+
+__all__ = ["KPI_COLUMNS", "compute_kpis", "summarize"]
+
+KPI_COLUMNS = ("replication", "metric", "scope", "value", "unit")
+
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+        10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.000, 120: 1.980}
+
+
+def _t95(dof: int) -> float:
+    """Two-sided 95 % Student t quantile (table lookup, conservative between entries)."""
+    if dof <= 0:
+        return math.nan
+    keys = sorted(_T95)
+    for key in keys:
+        if dof <= key:
+            return _T95[key]
+    return 1.96
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num / den) if den > 0 else math.nan
+
+
+def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events: pd.DataFrame,
+                     inventory: pd.DataFrame) -> list[tuple[int, str, str, float, str]]:
+    cur = scenario.currency
+    warm = scenario.simulation.warmup_days
+    rows: list[tuple[int, str, str, float, str]] = []
+
+    def add(metric: str, value: float, unit: str, scope: str = "all") -> None:
+        rows.append((rep, metric, scope, float(value), unit))
+
+    price = {p: spec.price for p, spec in scenario.products.items()}
+    unit_cost = {p: spec.unit_cost for p, spec in scenario.products.items()}
+    customer = orders[(orders["order_type"] == "customer") & (orders["placed_time"] >= warm)]
+    goods = customer[customer["product"].map(lambda p: scenario.products[p].kind != ProductKind.SERVICE)]
+    service_base = goods if len(goods) else customer
+
+    add("orders", len(customer), "order lines")
+    add("demand_units", customer["qty"].sum(), "units")
+    add("fill_rate", _ratio(service_base["filled_immediately"].sum(), service_base["qty"].sum()),
+        "fraction")
+    add("otif", _ratio(service_base["on_time"].sum(), len(service_base)), "fraction")
+    backordered = events[(events["event"] == "backordered") & (events["order_type"] == "customer")
+                         & (events["time"] >= warm)]
+    add("backorders", backordered["qty"].sum(), "units")
+    add("open_backorders_end", customer["open_qty"].sum(), "units")
+    add("lost_sales", customer["lost_qty"].sum(), "units")
+    delivered = customer[customer["delivered_qty"] > 0]
+    lead = (delivered["last_delivery_time"] - delivered["placed_time"]).to_numpy()
+    add("order_lead_time_mean", float(np.mean(lead)) if len(lead) else math.nan, "days")
+    add("order_lead_time_p95", float(np.percentile(lead, 95)) if len(lead) else math.nan, "days")
+
+    revenue = float((customer["delivered_qty"] * customer["product"].map(price)).sum())
+    add("revenue", revenue, cur)
+
+    # inventory and holding
+    inv = inventory[inventory["day"] >= warm]
+    days = max(1, inv["day"].nunique())
+    add("avg_inventory", inv["on_hand"].sum() / days, "units")
+    value = inv["on_hand"] * inv["product"].map(unit_cost)
+    add("avg_inventory_value", value.sum() / days, cur)
+    rate = inv["product"].map({p: scenario.holding_rate(p) for p in scenario.products})
+    holding = float((value * rate / 365.0).sum())
+    for node, frame in inv.groupby("node", sort=True):
+        add("avg_inventory", frame["on_hand"].sum() / days, "units", f"node:{node}")
+
+    # purchasing, production, transport
+    purchases = orders[(orders["order_type"] == "purchase") & (orders["placed_time"] >= warm)]
+    offer_price = {}
+    order_cost = {}
+    for node_id, node in scenario.nodes.items():
+        if node.kind == NodeKind.SUPPLIER:
+            order_cost[node_id] = node.order_cost
+            for item, offer in node.supplies.items():
+                offer_price[(node_id, item)] = offer.price
+    purchase_cost = float(sum(
+        q * offer_price.get((s, p), 0.0)
+        for q, s, p in zip(purchases["qty"], purchases["source"], purchases["product"], strict=True)
+    ))
+    ordering_cost = float(purchases["source"].map(order_cost).astype(float).fillna(0.0).sum())
+    production = orders[(orders["order_type"] == "production") & (orders["placed_time"] >= warm)]
+    make_cost = {
+        (n, p): spec.cost_per_unit
+        for n, node in scenario.nodes.items() if node.kind == NodeKind.PLANT
+        for p, spec in node.produces.items()
+    }
+    production_cost = float(sum(
+        q * make_cost.get((n, p), 0.0)
+        for q, n, p in zip(production["shipped_qty"], production["source"], production["product"],
+                           strict=True)
+    ))
+    shipped = events[(events["event"] == "shipped") & (events["lane"] >= 0) & (events["time"] >= warm)]
+    lanes = scenario.lanes
+    per_unit = shipped["lane"].map(lambda i: lanes[i].cost_per_unit).astype(float)
+    per_shipment = shipped["lane"].map(lambda i: lanes[i].cost_per_shipment).astype(float)
+    transport_cost = float((shipped["qty"] * per_unit).sum() + per_shipment.sum())
+
+    add("purchase_cost", purchase_cost, cur)
+    add("ordering_cost", ordering_cost, cur)
+    add("production_cost", production_cost, cur)
+    add("transport_cost", transport_cost, cur)
+    add("holding_cost", holding, cur)
+    total = purchase_cost + ordering_cost + production_cost + transport_cost + holding
+    add("total_cost", total, cur)
+    add("margin", revenue - total, cur)
+
+    # per product
+    for product, frame in service_base.groupby("product", sort=True):
+        scope = f"product:{product}"
+        add("fill_rate", _ratio(frame["filled_immediately"].sum(), frame["qty"].sum()), "fraction", scope)
+        add("otif", _ratio(frame["on_time"].sum(), len(frame)), "fraction", scope)
+        add("lost_sales", frame["lost_qty"].sum(), "units", scope)
+        add("demand_units", frame["qty"].sum(), "units", scope)
+    return rows
+
+
+def compute_kpis(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """KPIs per replication as a long table with :data:`KPI_COLUMNS`.
+
+    ``fill_rate`` is the unit fill rate (units shipped from stock on arrival of the order ÷ units
+    ordered); ``otif`` the share of order lines delivered in full by their requested date; costs
+    are cash costs in the scenario currency (shortage penalties are planning devices, not costs).
+    Orders placed and days before ``simulation.warmup_days`` are left out.
+    """
+    orders, events, inventory = tables["orders"], tables["events"], tables["inventory"]
+    reps = sorted(set(orders["replication"]) | set(inventory["replication"])) or [0]
+    rows = []
+    for rep in reps:
+        rows += _one_replication(
+            scenario,
+            int(rep),
+            orders[orders["replication"] == rep],
+            events[events["replication"] == rep],
+            inventory[inventory["replication"] == rep],
+        )
+    frame = pd.DataFrame.from_records(rows, columns=list(KPI_COLUMNS))
+    return frame
+
+
+def summarize(kpis: pd.DataFrame) -> pd.DataFrame:
+    """Mean, standard deviation and 95 % CI half-width per metric and scope over replications.
+
+    Columns ``metric, scope, value, unit, std, ci_halfwidth, replications``; metric order is kept.
+    """
+    order = {key: i for i, key in enumerate(dict.fromkeys(zip(kpis["metric"], kpis["scope"], strict=True)))}
+    grouped = kpis.groupby(["metric", "scope", "unit"], sort=False)["value"]
+    summary = grouped.agg(value="mean", std="std", replications="count").reset_index()
+    summary["std"] = summary["std"].fillna(0.0)
+    summary["ci_halfwidth"] = [
+        _t95(n - 1) * s / math.sqrt(n) if n > 1 else math.nan
+        for s, n in zip(summary["std"], summary["replications"], strict=True)
+    ]
+    summary["_order"] = [order[(m, s)] for m, s in zip(summary["metric"], summary["scope"], strict=True)]
+    summary = summary.sort_values("_order").drop(columns="_order").reset_index(drop=True)
+    return summary[["metric", "scope", "value", "unit", "std", "ci_halfwidth", "replications"]]

@@ -1,0 +1,536 @@
+"""The SimPy engine: stock points, plan execution, replenishment policies, shipments, the order log.
+
+One :class:`Simulation` is one replication. Time is in days (float). Within a day the order of
+things is fixed so that runs are reproducible and comparable with the plan: receipts land at their
+arrival time; planned releases happen at the start of their day plus ``RELEASE_OFFSET`` (lead
+times still count from the start of the day); customer orders arrive during the day; inventory is
+snapshotted at ``SNAPSHOT_OFFSET`` into the day, just before the next day begins.
+
+Every customer order line is served from the stock point that serves its zone: what is on hand
+ships at once, the rest is backordered (served first-come first-served on later receipts) or lost,
+per ``fulfillment.unmet_demand``. Demand is one SimPy process walking a vectorised order stream,
+not one process per customer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from scenarios.network import SupplyNetwork
+from scenarios.schema import (
+    Distribution,
+    NodeKind,
+    PolicyKind,
+    ProductKind,
+    Scenario,
+    UnmetDemand,
+)
+from sim.records import EventLog, EventType, OrderType
+
+__all__ = [
+    "ORDER_TABLE_COLUMNS",
+    "RELEASE_OFFSET",
+    "SNAPSHOT_OFFSET",
+    "ReleaseSchedule",
+    "Simulation",
+    "Streams",
+]
+
+RELEASE_OFFSET = 1e-6
+"""Planned releases happen this long after the start of their day (after that day's receipts)."""
+SNAPSHOT_OFFSET = 1.0 - 1e-7
+"""Inventory is recorded this far into each day (after the day's demand, before the next day)."""
+_EPS = 1e-9
+
+ORDER_TABLE_COLUMNS = (
+    "order_id", "order_type", "product", "source", "destination", "lane", "segment", "customer",
+    "campaign", "qty", "placed_time", "requested_time", "filled_immediately", "shipped_qty",
+    "delivered_qty", "in_transit_qty", "lost_qty", "open_qty", "first_ship_time",
+    "last_delivery_time", "expected_arrival", "status", "on_time",
+)
+"""Columns of the orders table (times in days, quantities in units)."""
+
+
+_RELEASE_COLUMNS = {
+    "purchases": ("lane", "dst", "item", "release_day", "due_day", "qty"),
+    "production": ("plant", "product", "start_day", "finish_day", "qty"),
+    "transfers": ("lane", "dst", "item", "release_day", "due_day", "qty"),
+}
+
+
+@dataclass(frozen=True)
+class ReleaseSchedule:
+    """What a plan tells the simulation to release, and when (the optimizer's plan tables).
+
+    ``purchases`` and ``transfers`` need columns ``lane, dst, item, release_day, due_day, qty``;
+    ``production`` needs ``plant, product, start_day, finish_day, qty``. Days count from 0.
+    """
+
+    purchases: pd.DataFrame
+    production: pd.DataFrame
+    transfers: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> ReleaseSchedule:
+        frames = {k: pd.DataFrame({c: [] for c in cols}) for k, cols in _RELEASE_COLUMNS.items()}
+        return cls(**frames)
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, pd.DataFrame]) -> ReleaseSchedule:
+        """From a mapping of table name to DataFrame (missing tables are empty)."""
+        empty = cls.empty()
+        frames = {}
+        for name, columns in _RELEASE_COLUMNS.items():
+            frame = tables.get(name)
+            if frame is None or frame.empty:
+                frames[name] = getattr(empty, name)
+                continue
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise ValueError(f"release table '{name}' lacks columns {missing}")
+            frames[name] = frame
+        return cls(**frames)
+
+
+@dataclass(frozen=True)
+class Streams:
+    """The random number generators of one replication, one per stream."""
+
+    demand: np.random.Generator
+    supply: np.random.Generator
+    transport: np.random.Generator
+
+    @classmethod
+    def from_seed(cls, seed: np.random.SeedSequence) -> Streams:
+        demand, supply, transport = seed.spawn(3)
+        return cls(np.random.default_rng(demand), np.random.default_rng(supply),
+                   np.random.default_rng(transport))
+
+
+@dataclass(eq=False)
+class _Order:
+    order_id: str
+    order_type: OrderType
+    product: str
+    source: str
+    destination: str
+    qty: float
+    placed: float
+    requested: float
+    lane: int = -1
+    segment: str = ""
+    customer: int = -1
+    campaign: str = ""
+    filled_immediately: float = 0.0
+    shipped: float = 0.0
+    delivered: float = 0.0
+    lost: float = 0.0
+    first_ship: float = math.nan
+    last_delivery: float = math.nan
+    expected_arrival: float = math.nan
+
+
+@dataclass(eq=False)
+class _Stock:
+    node: str
+    product: str
+    on_hand: float
+    queue: deque[list[Any]] = field(default_factory=deque)  # [order, remaining]
+    backlog: float = 0.0
+    on_order: float = 0.0
+
+
+class Simulation:
+    """One replication of a scenario executing a plan.
+
+    Parameters
+    ----------
+    scenario, network
+        The scenario and its :class:`~scenarios.network.SupplyNetwork`.
+    releases
+        The plan's release schedule, executed for stock points with the ``plan`` policy.
+    customer_orders
+        Order lines from :class:`crm_model.DemandModel` (``sample`` or ``expected_stream``).
+    streams
+        Random generators for lead times (demand is already sampled).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        network: SupplyNetwork,
+        releases: ReleaseSchedule,
+        customer_orders: pd.DataFrame,
+        streams: Streams,
+    ) -> None:
+        self.scenario = scenario
+        self.net = network
+        self.releases = releases
+        self.customer_orders = customer_orders
+        self.streams = streams
+        self.env = simpy.Environment()
+        self.log = EventLog()
+        self.orders: list[_Order] = []
+        self.snapshots: list[tuple[int, str, str, float, float, float]] = []
+        self.stochastic = scenario.simulation.stochastic_lead_times
+        self.backorder = scenario.fulfillment.unmet_demand == UnmetDemand.BACKORDER
+        self.stocks: dict[tuple[str, str], _Stock] = {}
+        for node in network.stock_points:
+            initial = scenario.nodes[node].initial_inventory
+            for item in network.items_at(node):
+                self.stocks[(node, item)] = _Stock(node, item, float(initial.get(item, 0.0)))
+        self.policies = {
+            (p.node, p.product): p for p in scenario.policies if p.kind != PolicyKind.PLAN
+        }
+        self.receipt_signal: dict[str, simpy.Event] = {
+            n: self.env.event() for n in network.nodes_of(NodeKind.PLANT)
+        }
+        self._counters: dict[str, int] = {}
+        self._serving = {z: network.serving_lane(z) for z in network.nodes_of(NodeKind.CUSTOMER_ZONE)}
+
+    # ------------------------------------------------------------------------------- helpers
+    def _next_id(self, prefix: str) -> str:
+        self._counters[prefix] = self._counters.get(prefix, 0) + 1
+        return f"{prefix}-{self._counters[prefix]:06d}"
+
+    def _duration(self, dist: Distribution, rng: np.random.Generator) -> float:
+        if not self.stochastic:
+            return max(0.0, dist.expected())
+        return max(0.0, float(dist.sample(rng)))
+
+    def _event(self, event: EventType, order: _Order, node: str, qty: float,
+               expected: float = math.nan, lane: int = -1, product: str | None = None) -> None:
+        self.log.add(self.env.now, event, order.order_id, order.order_type, node,
+                     order.product if product is None else product, qty, expected, lane)
+
+    # ------------------------------------------------------------------------------ shipping
+    def _ship(self, order: _Order, qty: float, src: str, lane_index: int,
+              on_arrival: Callable[[], None]) -> None:
+        """Dispatch ``qty`` of ``order`` on a lane; ``on_arrival`` runs when it arrives."""
+        lane = self.net.lane(lane_index)
+        transit = self._duration(lane.lead_time, self.streams.transport)
+        expected = self.env.now + lane.lead_time.expected()
+        order.shipped += qty
+        if math.isnan(order.first_ship):
+            order.first_ship = self.env.now
+        order.expected_arrival = expected
+        self._event(EventType.SHIPPED, order, src, qty, expected, lane_index)
+        timer = self.env.timeout(transit)
+        timer.callbacks.append(lambda _event: on_arrival())
+
+    def _deliver(self, order: _Order, qty: float) -> None:
+        order.delivered += qty
+        order.last_delivery = self.env.now
+        self._event(EventType.DELIVERED, order, order.destination, qty, self.env.now)
+
+    def _receive(self, order: _Order, node: str, qty: float) -> None:
+        stock = self.stocks[(node, order.product)]
+        stock.on_hand += qty
+        stock.on_order -= qty
+        order.delivered += qty
+        order.last_delivery = self.env.now
+        self._event(EventType.RECEIVED, order, node, qty, self.env.now)
+        self._serve_queue(stock)
+        signal = self.receipt_signal.get(node)
+        if signal is not None:
+            signal.succeed()
+            self.receipt_signal[node] = self.env.event()
+
+    # ------------------------------------------------------------------------- stock points
+    def _take(self, stock: _Stock, order: _Order, qty: float) -> None:
+        """Issue ``qty`` from ``stock`` to ``order`` and ship it onward."""
+        stock.on_hand -= qty
+        if order.order_type is OrderType.CUSTOMER:
+            lane = order.lane
+            self._ship(order, qty, stock.node, lane, lambda: self._deliver(order, qty))
+        else:  # transfer to another stock point
+            dst = order.destination
+            self._ship(order, qty, stock.node, order.lane, lambda: self._receive(order, dst, qty))
+        self._review(stock)
+
+    def _demand(self, stock: _Stock, order: _Order, backorder: bool) -> None:
+        """A new demand (customer line or transfer) on ``stock``: fill, then backorder or lose."""
+        fill = min(order.qty, stock.on_hand) if not stock.queue else 0.0
+        if fill > _EPS:
+            order.filled_immediately = fill
+            self._event(EventType.ALLOCATED, order, stock.node, fill)
+            self._take(stock, order, fill)
+        remaining = order.qty - fill
+        if remaining > _EPS:
+            if backorder:
+                stock.queue.append([order, remaining])
+                stock.backlog += remaining
+                self._event(EventType.BACKORDERED, order, stock.node, remaining)
+                self._review(stock)
+            else:
+                order.lost += remaining
+                self._event(EventType.LOST, order, stock.node, remaining)
+
+    def _serve_queue(self, stock: _Stock) -> None:
+        while stock.queue and stock.on_hand > _EPS:
+            entry = stock.queue[0]
+            order, remaining = entry
+            take = min(remaining, stock.on_hand)
+            entry[1] = remaining - take
+            stock.backlog -= take
+            self._event(EventType.ALLOCATED, order, stock.node, take)
+            self._take(stock, order, take)
+            if entry[1] <= _EPS:
+                stock.backlog -= entry[1]
+                stock.queue.popleft()
+
+    # ---------------------------------------------------------------------------- customers
+    def _customer_process(self) -> Generator[simpy.Event, Any, None]:
+        frame = self.customer_orders
+        columns = [frame[c].to_numpy() for c in (
+            "order_id", "time", "customer", "segment", "zone", "product", "qty", "campaign",
+            "requested_time")]
+        products = self.scenario.products
+        for oid, time, customer, segment, zone, product, qty, campaign, requested in zip(
+            *columns, strict=True
+        ):
+            if time > self.env.now:
+                yield self.env.timeout(time - self.env.now)
+            lane = self._serving.get(zone)
+            source = "" if lane is None else self.net.lane(lane).src
+            order = _Order(oid, OrderType.CUSTOMER, product, source, zone, float(qty), float(time),
+                           float(requested), lane=-1 if lane is None else lane, segment=segment,
+                           customer=int(customer), campaign=campaign)
+            self.orders.append(order)
+            self._event(EventType.PLACED, order, zone, order.qty, order.requested)
+            if products[product].kind == ProductKind.SERVICE or lane is None:
+                order.filled_immediately = order.qty
+                order.shipped = order.qty
+                order.first_ship = self.env.now
+                self._deliver(order, order.qty)
+                continue
+            self._demand(self.stocks[(source, product)], order, self.backorder)
+
+    # -------------------------------------------------------------------------- supply side
+    def _purchase(self, lane_index: int, product: str, qty: float, placed_day: float,
+                  due: float) -> None:
+        lane = self.net.lane(lane_index)
+        supplier = self.scenario.nodes[lane.src]
+        order = _Order(self._next_id("PO"), OrderType.PURCHASE, product, lane.src, lane.dst, qty,
+                       self.env.now, due, lane=lane_index)
+        order.expected_arrival = due
+        self.orders.append(order)
+        self.stocks[(lane.dst, product)].on_order += qty
+        self._event(EventType.PLACED, order, lane.src, qty, due)
+        self.env.process(self._supplier_dispatch(order, supplier, placed_day))
+
+    def _supplier_dispatch(self, order: _Order, supplier: Any, placed_day: float
+                           ) -> Generator[simpy.Event, Any, None]:
+        delay = self._duration(supplier.lead_time, self.streams.supply)
+        if self.stochastic and supplier.reliability < 1.0:
+            if self.streams.supply.random() >= supplier.reliability:
+                delay += self._duration(supplier.late_delay, self.streams.supply)
+        ready = placed_day + delay
+        yield self.env.timeout(max(0.0, ready - self.env.now))
+        dst = order.destination
+        self._ship(order, order.qty, order.source, order.lane,
+                   lambda: self._receive(order, dst, order.qty))
+
+    def _transfer(self, lane_index: int, product: str, qty: float, due: float) -> None:
+        lane = self.net.lane(lane_index)
+        order = _Order(self._next_id("TO"), OrderType.TRANSFER, product, lane.src, lane.dst, qty,
+                       self.env.now, due, lane=lane_index)
+        order.expected_arrival = due
+        self.orders.append(order)
+        self.stocks[(lane.dst, product)].on_order += qty
+        self._event(EventType.PLACED, order, lane.src, qty, due)
+        self._demand(self.stocks[(lane.src, product)], order, backorder=True)
+
+    def _production(self, plant: str, product: str, qty: float, placed_day: float,
+                    due: float) -> Generator[simpy.Event, Any, None]:
+        order = _Order(self._next_id("MO"), OrderType.PRODUCTION, product, plant, plant, qty,
+                       self.env.now, due)
+        order.expected_arrival = due
+        self.orders.append(order)
+        self.stocks[(plant, product)].on_order += qty
+        self._event(EventType.PLACED, order, plant, qty, due)
+        lead = float(self.scenario.nodes[plant].production_lead_time_days)
+        bom = self.scenario.products[product].bom
+        remaining = qty
+        waiting = False
+        while remaining > _EPS:
+            feasible = remaining
+            for component, per_unit in bom.items():
+                feasible = min(feasible, self.stocks[(plant, component)].on_hand / per_unit)
+            if feasible > _EPS:
+                for component, per_unit in bom.items():
+                    stock = self.stocks[(plant, component)]
+                    stock.on_hand -= feasible * per_unit
+                    self._event(EventType.CONSUMED, order, plant, feasible * per_unit,
+                                product=component)
+                    self._review(stock)
+                start = placed_day if self.env.now - placed_day <= 2 * RELEASE_OFFSET else self.env.now
+                finish = start + lead
+                order.shipped += feasible
+                if math.isnan(order.first_ship):
+                    order.first_ship = self.env.now
+                self._event(EventType.IN_PRODUCTION, order, plant, feasible, finish)
+                batch = feasible
+                timer = self.env.timeout(max(0.0, finish - self.env.now))
+                timer.callbacks.append(lambda _e, batch=batch: self._receive(order, plant, batch))
+                remaining -= feasible
+            if remaining > _EPS:
+                if not waiting:
+                    self._event(EventType.WAITING_COMPONENTS, order, plant, remaining)
+                    waiting = True
+                yield self.receipt_signal[plant]
+
+    def _plan_process(self) -> Generator[simpy.Event, Any, None]:
+        releases: list[tuple[float, int, tuple[Any, ...]]] = []
+        for row in self.releases.purchases.itertuples(index=False):
+            if (row.dst, row.item) not in self.policies:
+                releases.append((float(row.release_day), 0, ("purchase", int(row.lane), row.item,
+                                                              float(row.qty), float(row.due_day))))
+        for row in self.releases.production.itertuples(index=False):
+            releases.append((float(row.start_day), 1, ("production", row.plant, row.product,
+                                                        float(row.qty), float(row.finish_day))))
+        for row in self.releases.transfers.itertuples(index=False):
+            if (row.dst, row.item) not in self.policies:
+                releases.append((float(row.release_day), 2, ("transfer", int(row.lane), row.item,
+                                                              float(row.qty), float(row.due_day))))
+        releases.sort(key=lambda r: (r[0], r[1]))
+        for day, _, (kind, where, item, qty, due) in releases:
+            if qty <= _EPS:
+                continue
+            at = day + RELEASE_OFFSET
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            if kind == "purchase":
+                self._purchase(where, item, qty, day, due)
+            elif kind == "transfer":
+                self._transfer(where, item, qty, due)
+            else:
+                self.env.process(self._production(where, item, qty, day, due))
+
+    # ----------------------------------------------------------------------------- policies
+    def _source_lane(self, node: str, product: str) -> int:
+        options = self.net.sourcing_options(node, product)
+        movements = {(m.lane, m.item): m for m in self.net.lane_movements(options)}
+        return min(options, key=lambda i: (movements[(i, product)].cost_per_unit,
+                                           movements[(i, product)].lead_time_days, i))
+
+    def _replenish(self, stock: _Stock, qty: float) -> None:
+        lane_index = self._source_lane(stock.node, stock.product)
+        lane = self.net.lane(lane_index)
+        movement = next(m for m in self.net.lane_movements([lane_index]) if m.item == stock.product)
+        due = self.env.now + movement.lead_time_days
+        if self.net.kind(lane.src) == NodeKind.SUPPLIER:
+            self._purchase(lane_index, stock.product, qty, self.env.now, due)
+        else:
+            self._transfer(lane_index, stock.product, qty, due)
+
+    def _review(self, stock: _Stock, periodic: bool = False) -> None:
+        policy = self.policies.get((stock.node, stock.product))
+        if policy is None or (policy.kind == PolicyKind.ORDER_UP_TO) != periodic:
+            return
+        position = stock.on_hand + stock.on_order - stock.backlog
+        qty = 0.0
+        if policy.kind in (PolicyKind.BASE_STOCK, PolicyKind.ORDER_UP_TO):
+            target = float(policy.order_up_to or 0.0)
+            if position < target - _EPS:
+                qty = target - position
+        elif policy.kind in (PolicyKind.S_S, PolicyKind.MIN_MAX):
+            if position <= float(policy.reorder_point or 0.0) + _EPS:
+                qty = float(policy.order_up_to or 0.0) - position
+        elif policy.kind == PolicyKind.R_Q:
+            reorder, lot = float(policy.reorder_point or 0.0), float(policy.order_quantity or 1.0)
+            if position <= reorder + _EPS:
+                qty = lot * (math.floor((reorder - position) / lot + _EPS) + 1)
+        if qty > _EPS:
+            self._replenish(stock, qty)
+
+    def _periodic_process(self, stock: _Stock, period: float) -> Generator[simpy.Event, Any, None]:
+        while True:
+            self._review(stock, periodic=True)
+            yield self.env.timeout(period)
+
+    # ---------------------------------------------------------------------------- snapshots
+    def _snapshot_process(self) -> Generator[simpy.Event, Any, None]:
+        keys = list(self.stocks)
+        for day in range(self.scenario.horizon_days):
+            yield self.env.timeout(day + SNAPSHOT_OFFSET - self.env.now)
+            for key in keys:
+                stock = self.stocks[key]
+                self.snapshots.append((day, key[0], key[1], stock.on_hand, stock.backlog, stock.on_order))
+
+    # ---------------------------------------------------------------------------------- run
+    def run(self) -> dict[str, pd.DataFrame]:
+        """Run to the end of the horizon and return the ``orders``, ``events`` and
+        ``inventory`` tables of this replication."""
+        env = self.env
+        env.process(self._customer_process())
+        env.process(self._plan_process())
+        env.process(self._snapshot_process())
+        for stock in self.stocks.values():
+            policy = self.policies.get((stock.node, stock.product))
+            if policy is not None and policy.kind == PolicyKind.ORDER_UP_TO:
+                env.process(self._periodic_process(stock, float(policy.review_period_days or 1)))
+            elif policy is not None:
+                self._review(stock)
+        env.run(until=float(self.scenario.horizon_days))
+        return {
+            "orders": self._orders_table(),
+            "events": self.log.to_frame(),
+            "inventory": self._inventory_table(),
+        }
+
+    def _orders_table(self) -> pd.DataFrame:
+        rows = []
+        open_qty: dict[int, float] = {}
+        for stock in self.stocks.values():
+            for order, remaining in stock.queue:
+                open_qty[id(order)] = open_qty.get(id(order), 0.0) + remaining
+        for o in self.orders:
+            in_transit = o.shipped - o.delivered
+            unshipped = o.qty - o.shipped - o.lost
+            if o.order_type is OrderType.CUSTOMER or o.order_type is OrderType.TRANSFER:
+                pending = open_qty.get(id(o), 0.0)
+            else:
+                pending = unshipped
+            rows.append((
+                o.order_id, o.order_type.value, o.product, o.source, o.destination, o.lane,
+                o.segment, o.customer, o.campaign, o.qty, o.placed, o.requested,
+                o.filled_immediately, o.shipped, o.delivered, in_transit, o.lost, pending,
+                o.first_ship, o.last_delivery, o.expected_arrival,
+                _status(o.order_type, o.qty, o.delivered, in_transit, o.lost, pending),
+                bool(o.delivered >= o.qty - _EPS and o.last_delivery <= o.requested + _EPS),
+            ))
+        frame = pd.DataFrame.from_records(rows, columns=list(ORDER_TABLE_COLUMNS))
+        frame.attrs["unit"] = {"qty": "units", "placed_time": "day", "requested_time": "day"}
+        return frame
+
+    def _inventory_table(self) -> pd.DataFrame:
+        frame = pd.DataFrame.from_records(
+            self.snapshots, columns=["day", "node", "product", "on_hand", "backorders", "on_order"]
+        )
+        frame.attrs["unit"] = {"on_hand": "units", "backorders": "units", "on_order": "units"}
+        return frame
+
+
+def _status(kind: OrderType, qty: float, delivered: float, in_transit: float, lost: float,
+            pending: float) -> str:
+    """The explicit end state of an order (every order gets exactly one)."""
+    if pending > _EPS:
+        if kind is OrderType.CUSTOMER:
+            return "backordered"
+        return "waiting_components" if kind is OrderType.PRODUCTION else "open"
+    if in_transit > _EPS:
+        return "in_production" if kind is OrderType.PRODUCTION else "in_transit"
+    if lost >= qty - _EPS:
+        return "lost"
+    if lost > _EPS:
+        return "partially_delivered"
+    return "delivered" if kind is OrderType.CUSTOMER else "received"
