@@ -170,6 +170,39 @@ def list_scenarios() -> None:
     console.print(table)
 
 
+@app.command()
+def track(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    order_id: Annotated[str | None, typer.Argument(help="Order id, e.g. CO-0000042.")] = None,
+    open_: Annotated[bool, typer.Option("--open", help="List orders not yet delivered.")] = False,
+    replication: Annotated[int, typer.Option("--replication", "-r", min=0)] = 0,
+) -> None:
+    """Print an order's timeline, or (--open) the orders still open at the end of the run."""
+    from tandem.track import open_orders, order_timeline
+
+    try:
+        if open_:
+            frame = open_orders(run_dir, replication)
+            title = f"open orders at the end of the run ({len(frame)})"
+        elif order_id is None:
+            raise ScenarioError([Problem("ORDER_ID", "give an order id or --open")], source="track")
+        else:
+            frame = order_timeline(run_dir, order_id, replication)
+            title = f"order {order_id}"
+    except TandemError as exc:
+        _fail(exc)
+        return
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "fi" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[
+            "" if isinstance(v, float) and v != v else (f"{v:,.2f}" if isinstance(v, float) else str(v))
+            for v in row
+        ])
+    console.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
