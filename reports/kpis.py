@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from scenarios.schema import NodeKind, ProductKind, Scenario
 
@@ -19,19 +20,9 @@ __all__ = ["KPI_COLUMNS", "compute_kpis", "summarize"]
 
 KPI_COLUMNS = ("replication", "metric", "scope", "value", "unit")
 
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-        10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.000, 120: 1.980}
-
-
 def _t95(dof: int) -> float:
-    """Two-sided 95 % Student t quantile (table lookup, conservative between entries)."""
-    if dof <= 0:
-        return math.nan
-    keys = sorted(_T95)
-    for key in keys:
-        if dof <= key:
-            return _T95[key]
-    return 1.96
+    """Two-sided 95 % Student t quantile with ``dof`` degrees of freedom."""
+    return float(stats.t.ppf(0.975, dof)) if dof > 0 else math.nan
 
 
 def _ratio(num: float, den: float) -> float:

@@ -1,0 +1,58 @@
+"""KPIs against values computed by hand on the tiny backorder case of test_sim."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reports import compute_kpis, summarize
+from scenarios import scenario_from_dict
+from tests.conftest import tiny_scenario_dict
+from tests.test_sim import _orders, _purchase, _run
+
+
+@pytest.fixture(scope="module")
+def kpis() -> pd.Series:
+    scenario = scenario_from_dict(tiny_scenario_dict())
+    tables = _run(scenario, _purchase(2, 10, 5), _orders([(0.5, 3), (1.5, 4)]))
+    frame = compute_kpis(scenario, tables)
+    return frame[frame["scope"] == "all"].set_index("metric")["value"]
+
+
+def test_service_kpis(kpis: pd.Series) -> None:
+    assert kpis["fill_rate"] == pytest.approx(5 / 7)      # 3 + 2 of 7 units from stock
+    assert kpis["otif"] == pytest.approx(0.5)             # CO-1 arrives day 6, promised 3.5
+    assert kpis["backorders"] == 2
+    assert kpis["lost_sales"] == 0
+    assert kpis["open_backorders_end"] == 0
+    # lead times: CO-0 0.5 → 1.5 (1 day); CO-1 1.5 → 6.0 (4.5 days)
+    assert kpis["order_lead_time_mean"] == pytest.approx(2.75)
+
+
+def test_money_kpis(kpis: pd.Series) -> None:
+    holding = 42 * 10.0 * 0.25 / 365                      # 42 unit-days at 10/unit, 25 %/yr
+    assert kpis["revenue"] == pytest.approx(7 * 25.0)
+    assert kpis["purchase_cost"] == pytest.approx(10 * 8.0)
+    assert kpis["transport_cost"] == pytest.approx(10 * 1.0 + 7 * 0.5)
+    assert kpis["holding_cost"] == pytest.approx(holding)
+    assert kpis["avg_inventory"] == pytest.approx(4.2)
+    assert kpis["total_cost"] == pytest.approx(80 + 13.5 + holding)
+    assert kpis["margin"] == pytest.approx(175 - 80 - 13.5 - holding)
+
+
+def test_summary_confidence_interval() -> None:
+    frame = pd.DataFrame({
+        "replication": [0, 1, 2, 3],
+        "metric": "fill_rate",
+        "scope": "all",
+        "value": [0.90, 0.92, 0.94, 0.96],
+        "unit": "fraction",
+    })
+    row = summarize(frame).iloc[0]
+    sd = float(np.std([0.90, 0.92, 0.94, 0.96], ddof=1))
+    assert row["value"] == pytest.approx(0.93)
+    assert row["std"] == pytest.approx(sd)
+    assert row["ci_halfwidth"] == pytest.approx(3.182446 * sd / math.sqrt(4), rel=1e-6)  # t(0.975, 3)
