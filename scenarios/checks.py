@@ -7,6 +7,7 @@ them all so that a scenario with five mistakes yields five problems in one error
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -32,15 +33,16 @@ __all__ = [
     "run_checks",
 ]
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
+"""Ids: letters, digits, ``_`` and ``-``. No ``.``: it separates the parts of a field path."""
 
 
 
 def check_names(scenario: Scenario) -> list[Problem]:
-    """Ids of the scenario, products, nodes and segments use letters, digits, ``_ . -`` only."""
+    """Ids of the scenario, products, nodes and segments use letters, digits, ``_ -`` only."""
     problems = []
     if not _NAME.match(scenario.name):
-        problems.append(Problem("name", f"'{scenario.name}' must use letters, digits, _ . - only"))
+        problems.append(Problem("name", f"'{scenario.name}' must use letters, digits, _ - only"))
     for section, ids in (
         ("products", scenario.products),
         ("nodes", scenario.nodes),
@@ -48,7 +50,7 @@ def check_names(scenario: Scenario) -> list[Problem]:
     ):
         for key in ids:
             if not _NAME.match(key):
-                problems.append(Problem(f"{section}.{key}", "ids use letters, digits, _ . - only"))
+                problems.append(Problem(f"{section}.{key}", "ids use letters, digits, _ - only"))
     clash = set(scenario.products) & set(scenario.nodes)
     for key in sorted(clash):
         problems.append(Problem(f"nodes.{key}", "a node and a product share this id"))
@@ -136,6 +138,12 @@ def check_lane_endpoints(scenario: Scenario) -> list[Problem]:
     return problems
 
 
+def _is_multiple(value: float, step: float) -> bool:
+    """``value`` is a whole multiple of ``step``, up to floating-point rounding."""
+    ratio = value / step
+    return math.isclose(ratio, round(ratio), rel_tol=1e-9, abs_tol=1e-9)
+
+
 def check_node_items(scenario: Scenario) -> list[Problem]:
     """Supplier offers, plant products and initial inventories name known, stockable items."""
     problems = []
@@ -149,7 +157,9 @@ def check_node_items(scenario: Scenario) -> list[Problem]:
                     problems.append(
                         Problem(f"nodes.{node_id}.supplies.{item}", "a service cannot be supplied")
                     )
-                if offer.order_multiple is not None and offer.moq and offer.moq % offer.order_multiple:
+                if offer.order_multiple is not None and offer.moq and not _is_multiple(
+                    offer.moq, offer.order_multiple
+                ):
                     problems.append(
                         Problem(
                             f"nodes.{node_id}.supplies.{item}.moq",
@@ -294,7 +304,11 @@ def check_sourcing(scenario: Scenario) -> list[Problem]:
 
 
 def check_policies(scenario: Scenario) -> list[Problem]:
-    """Policies name a stock point and an item held there, with the parameters their kind needs."""
+    """Policies name a stock point and an item held there, with the parameters their kind needs.
+
+    A reorder policy needs a way to replenish: a lane bringing the item in, or, at a plant, the
+    plant producing the item itself.
+    """
     net = SupplyNetwork(scenario)
     needs = {
         PolicyKind.PLAN: (),
@@ -315,7 +329,11 @@ def check_policies(scenario: Scenario) -> list[Problem]:
             problems.append(Problem(f"{path}.node", f"'{policy.node}' is a {node.kind}, not a stock point"))
         elif policy.product not in net.items_at(policy.node):
             problems.append(Problem(f"{path}.product", f"'{policy.product}' is not stocked at '{policy.node}'"))
-        elif policy.kind != PolicyKind.PLAN and not net.sourcing_options(policy.node, policy.product):
+        elif (
+            policy.kind != PolicyKind.PLAN
+            and not net.sourcing_options(policy.node, policy.product)
+            and policy.product not in getattr(node, "produces", {})
+        ):
             problems.append(
                 Problem(f"{path}.kind", f"no lane brings '{policy.product}' to '{policy.node}' to reorder")
             )

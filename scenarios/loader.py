@@ -61,7 +61,8 @@ def library_descriptions() -> dict[str, str]:
     result = {}
     for name in library_names():
         raw = yaml.safe_load((_library_root() / f"{name}.yaml").read_text(encoding="utf-8")) or {}
-        result[name] = str(raw.get("description", "")).strip().splitlines()[0] if raw.get("description") else ""
+        lines = str(raw.get("description") or "").strip().splitlines()
+        result[name] = lines[0] if lines else ""
     return result
 
 
@@ -136,11 +137,14 @@ def load_raw(ref: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, A
 
 
 # ------------------------------------------------------------------------------ field paths
-_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
 
 
 def parse_path(path: str) -> list[str | int]:
-    """``"crm.campaigns[0].budget"`` → ``["crm", "campaigns", 0, "budget"]``."""
+    """``"crm.campaigns[0].budget"`` → ``["crm", "campaigns", 0, "budget"]``.
+
+    Negative indices count from the end of a list (``crm.campaigns[-1]``).
+    """
     parts: list[str | int] = []
     pos = 0
     for match in _TOKEN.finditer(path):
@@ -176,9 +180,13 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
     {'crm': {'campaigns': [{'budget': 5}]}}
     """
     result = copy.deepcopy(dict(data))
-    problems = []
+    problems: list[Problem] = []
     for path, value in overrides.items():
-        parts = parse_path(path)
+        try:
+            parts = parse_path(path)
+        except ScenarioError as exc:
+            problems += exc.problems
+            continue
         target: Any = result
         for depth, part in enumerate(parts[:-1]):
             nxt = parts[depth + 1]
@@ -254,15 +262,34 @@ def _describe(error: Any) -> str:
     return message
 
 
-def _problems_from(exc: ValidationError) -> list[Problem]:
+def _keys_as_text(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Walk ``loc`` through the raw data; an int that is a mapping key (YAML reads ``1234:`` as a
+    number) becomes text, so that it prints as ``.1234`` and not as a list index ``[1234]``."""
+    parts: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, Mapping):
+            parts.append(str(part))
+        else:
+            parts.append(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return tuple(parts)
+
+
+def _problems_from(exc: ValidationError, data: Any = None) -> list[Problem]:
     problems = []
     for error in exc.errors():
-        loc = _clean_loc(tuple(error["loc"]))
-        if error["type"] == "extra_forbidden":
-            path = format_path(loc)
-        else:
-            path = format_path(loc)
-        problems.append(Problem(path, _describe(error)))
+        raw_loc = tuple(error["loc"])
+        if raw_loc and raw_loc[-1] == "[key]":
+            # an id (mapping key) of the wrong type, e.g. an unquoted part number
+            path = format_path(_keys_as_text(data, _clean_loc(raw_loc[:-1])))
+            problems.append(Problem(path, "ids must be text; quote this key in YAML"))
+            continue
+        loc = _keys_as_text(data, _clean_loc(raw_loc))
+        problems.append(Problem(format_path(loc), _describe(error)))
     return problems
 
 
@@ -271,7 +298,7 @@ def scenario_from_dict(data: Mapping[str, Any], source: str | None = None) -> Sc
     try:
         scenario = Scenario.model_validate(dict(data))
     except ValidationError as exc:
-        raise ScenarioError(_problems_from(exc), source=source) from None
+        raise ScenarioError(_problems_from(exc, data), source=source) from None
     problems = run_checks(scenario)
     if problems:
         raise ScenarioError(problems, source=source)
