@@ -161,6 +161,8 @@ class Simulation:
         Order lines from :class:`crm_model.DemandModel` (``sample`` or ``expected_stream``).
     streams
         Random generators for lead times (demand is already sampled).
+    env
+        The SimPy environment to run in (default: a new one starting at day 0).
     """
 
     def __init__(
@@ -170,13 +172,14 @@ class Simulation:
         releases: ReleaseSchedule,
         customer_orders: pd.DataFrame,
         streams: Streams,
+        env: simpy.Environment | None = None,
     ) -> None:
         self.scenario = scenario
         self.net = network
         self.releases = releases
         self.customer_orders = customer_orders
         self.streams = streams
-        self.env = simpy.Environment()
+        self.env = simpy.Environment() if env is None else env
         self.log = EventLog()
         self.orders: list[_Order] = []
         self.snapshots: list[tuple[int, str, str, float, float, float]] = []

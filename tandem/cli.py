@@ -203,6 +203,12 @@ def track(
     console.print(table)
 
 
+# Command groups that live in their own modules register themselves on `app` when imported.
+# Add one import per module below (each module does `from tandem.cli import app`).
+# --- command modules ---
+# --- end command modules ---
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -1,0 +1,82 @@
+"""Simulation throughput: Tandem's engine against raw SimPy, measured in the same process.
+
+Prints the SimPy events processed per second by one replication of a benchmark scenario (the plan
+is computed first and not timed) and by raw SimPy (1,000 processes doing timeouts), then
+``sim_events_per_s=… raw_simpy_events_per_s=… ratio=…`` as the last line.
+
+Usage: ``python benchmarks/sim_throughput.py [SCENARIO] [--repeat N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import simpy
+
+import optimize
+from crm_model import DemandModel
+from scenarios import SupplyNetwork, load_scenario
+from sim import ReleaseSchedule, Simulation, Streams
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        super().step()
+
+
+def raw_simpy(processes: int = 1000, timeouts: int = 200) -> float:
+    env = CountingEnvironment()
+
+    def worker(env: simpy.Environment, period: float):
+        for _ in range(timeouts):
+            yield env.timeout(period)
+
+    for k in range(processes):
+        env.process(worker(env, 1.0 + (k % 7) / 7))
+    start = time.perf_counter()
+    env.run()
+    return env.steps / (time.perf_counter() - start)
+
+
+def tandem_sim(name: str) -> tuple[float, int]:
+    scenario = load_scenario(name)
+    network = SupplyNetwork(scenario)
+    demand = DemandModel(scenario)
+    plan = optimize.plan_supply(scenario, demand.expected_by_bucket())
+    releases = ReleaseSchedule.from_tables(plan.tables)
+    streams = Streams.from_seed(np.random.SeedSequence(scenario.simulation.seed))
+    orders = demand.sample(streams.demand)
+    env = CountingEnvironment()
+    simulation = Simulation(scenario, network, releases, orders, streams, env=env)
+    start = time.perf_counter()
+    simulation.run()
+    return env.steps / (time.perf_counter() - start), env.steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", nargs="?", default="retailer_holiday")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    sim_rates, raw_rates = [], []
+    for _ in range(args.repeat):
+        rate, steps = tandem_sim(args.scenario)
+        sim_rates.append(rate)
+        raw_rates.append(raw_simpy())
+    sim_rate, raw_rate = max(sim_rates), max(raw_rates)
+    print(f"scenario={args.scenario} simpy_events={steps} repeats={args.repeat} (best of)")
+    print(f"sim_events_per_s={sim_rate:.0f} raw_simpy_events_per_s={raw_rate:.0f} "
+          f"ratio={sim_rate / raw_rate:.3f}")
+
+
+if __name__ == "__main__":
+    main()
