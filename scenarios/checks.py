@@ -37,7 +37,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 """Ids: letters, digits, ``_`` and ``-``. No ``.``: it separates the parts of a field path."""
 
 
-
 def check_names(scenario: Scenario) -> list[Problem]:
     """Ids of the scenario, products, nodes and segments use letters, digits, ``_ -`` only."""
     problems = []
@@ -71,7 +70,9 @@ def _check_distribution(path: str, dist: Distribution) -> list[Problem]:
     }
     for name, value in numbers.items():
         if value < 0:
-            problems.append(Problem(f"{path}.{name}", f"lead time cannot be negative (got {value})"))
+            problems.append(
+                Problem(f"{path}.{name}", f"lead time cannot be negative (got {value})")
+            )
     if dist.values is not None:
         if not dist.values:
             problems.append(Problem(f"{path}.values", "needs at least one value"))
@@ -79,9 +80,14 @@ def _check_distribution(path: str, dist: Distribution) -> list[Problem]:
             problems.append(Problem(f"{path}.values", "lead time cannot be negative"))
         if dist.weights is not None and len(dist.weights) != len(dist.values):
             problems.append(
-                Problem(f"{path}.weights", f"has {len(dist.weights)} weights for {len(dist.values)} values")
+                Problem(
+                    f"{path}.weights",
+                    f"has {len(dist.weights)} weights for {len(dist.values)} values",
+                )
             )
-        if dist.weights is not None and (min(dist.weights, default=0) < 0 or sum(dist.weights) <= 0):
+        if dist.weights is not None and (
+            min(dist.weights, default=0) < 0 or sum(dist.weights) <= 0
+        ):
             problems.append(Problem(f"{path}.weights", "weights must be ≥ 0 with a positive sum"))
     low, high, mode = dist.low, dist.high, dist.mode
     if low is not None and high is not None and low > high:
@@ -100,7 +106,9 @@ def check_distributions(scenario: Scenario) -> list[Problem]:
             problems += _check_distribution(f"nodes.{node_id}.late_delay", node.late_delay)
         if node.kind == NodeKind.PLANT and node.production_lead_time_days < 0:
             problems.append(
-                Problem(f"nodes.{node_id}.production_lead_time_days", "lead time cannot be negative")
+                Problem(
+                    f"nodes.{node_id}.production_lead_time_days", "lead time cannot be negative"
+                )
             )
     for i, lane in enumerate(scenario.lanes):
         problems += _check_distribution(f"lanes[{i}].lead_time", lane.lead_time)
@@ -157,13 +165,16 @@ def check_node_items(scenario: Scenario) -> list[Problem]:
                     problems.append(
                         Problem(f"nodes.{node_id}.supplies.{item}", "a service cannot be supplied")
                     )
-                if offer.order_multiple is not None and offer.moq and not _is_multiple(
-                    offer.moq, offer.order_multiple
+                if (
+                    offer.order_multiple is not None
+                    and offer.moq
+                    and not _is_multiple(offer.moq, offer.order_multiple)
                 ):
                     problems.append(
                         Problem(
                             f"nodes.{node_id}.supplies.{item}.moq",
-                            f"moq {offer.moq} is not a multiple of order_multiple {offer.order_multiple}",
+                            f"moq {offer.moq} is not a multiple of "
+                            f"order_multiple {offer.order_multiple}",
                         )
                     )
         if node.kind == NodeKind.PLANT:
@@ -176,7 +187,9 @@ def check_node_items(scenario: Scenario) -> list[Problem]:
                     )
                 elif not products[item].bom:
                     problems.append(
-                        Problem(f"nodes.{node_id}.produces.{item}", "product has no bom to make it from")
+                        Problem(
+                            f"nodes.{node_id}.produces.{item}", "product has no bom to make it from"
+                        )
                     )
         for item, qty in (getattr(node, "initial_inventory", None) or {}).items():
             path = f"nodes.{node_id}.initial_inventory.{item}"
@@ -224,7 +237,9 @@ def check_segments(scenario: Scenario) -> list[Problem]:
         for zone, weight in seg.zone_mix.items():
             node = scenario.nodes.get(zone)
             if node is None:
-                problems.append(Problem(f"{base}.zone_mix.{zone}", f"unknown customer zone '{zone}'"))
+                problems.append(
+                    Problem(f"{base}.zone_mix.{zone}", f"unknown customer zone '{zone}'")
+                )
             elif node.kind != NodeKind.CUSTOMER_ZONE:
                 problems.append(Problem(f"{base}.zone_mix.{zone}", f"'{zone}' is a {node.kind}"))
             if weight < 0:
@@ -241,11 +256,16 @@ def check_campaigns(scenario: Scenario) -> list[Problem]:
     for i, campaign in enumerate(scenario.crm.campaigns):
         if campaign.end < campaign.start:
             problems.append(
-                Problem(f"crm.campaigns[{i}].end", f"ends ({campaign.end}) before it starts ({campaign.start})")
+                Problem(
+                    f"crm.campaigns[{i}].end",
+                    f"ends ({campaign.end}) before it starts ({campaign.start})",
+                )
             )
         for seg in campaign.target_segments:
             if seg not in scenario.crm.segments:
-                problems.append(Problem(f"crm.campaigns[{i}].target_segments", f"unknown segment '{seg}'"))
+                problems.append(
+                    Problem(f"crm.campaigns[{i}].target_segments", f"unknown segment '{seg}'")
+                )
     return problems
 
 
@@ -266,12 +286,15 @@ def check_zone_reachable(scenario: Scenario) -> list[Problem]:
     problems = []
     for zone in net.nodes_of(NodeKind.CUSTOMER_ZONE):
         physical = {
-            p for p in net.zone_items(zone)
+            p
+            for p in net.zone_items(zone)
             if p in scenario.products and scenario.products[p].kind == ProductKind.FINISHED
         }
         if physical and net.serving_lane(zone) is None:
             problems.append(
-                Problem(f"nodes.{zone}", "customer zone buys goods but no warehouse has a lane to it")
+                Problem(
+                    f"nodes.{zone}", "customer zone buys goods but no warehouse has a lane to it"
+                )
             )
     return problems
 
@@ -291,14 +314,19 @@ def check_sourcing(scenario: Scenario) -> list[Problem]:
                 continue
             if item not in stocked:
                 problems.append(
-                    Problem(f"nodes.{zone}", f"'{server}' serves this zone but never gets product '{item}'")
+                    Problem(
+                        f"nodes.{zone}",
+                        f"'{server}' serves this zone but never gets product '{item}'",
+                    )
                 )
     for plant in net.nodes_of(NodeKind.PLANT):
         for component in sorted(net.components_of_plant(plant)):
             initial = scenario.nodes[plant].initial_inventory.get(component, 0)
             if not net.sourcing_options(plant, component) and initial <= 0:
                 problems.append(
-                    Problem(f"nodes.{plant}", f"no lane brings component '{component}' to this plant")
+                    Problem(
+                        f"nodes.{plant}", f"no lane brings component '{component}' to this plant"
+                    )
                 )
     return problems
 
@@ -306,8 +334,8 @@ def check_sourcing(scenario: Scenario) -> list[Problem]:
 def check_policies(scenario: Scenario) -> list[Problem]:
     """Policies name a stock point and an item held there, with the parameters their kind needs.
 
-    A reorder policy needs a way to replenish: a lane bringing the item in, or, at a plant, the
-    plant producing the item itself.
+    A reorder policy needs a lane that brings the item in: the simulation replenishes by purchase
+    or transfer only, so a plant cannot run a reorder policy on a product it makes.
     """
     net = SupplyNetwork(scenario)
     needs = {
@@ -326,16 +354,21 @@ def check_policies(scenario: Scenario) -> list[Problem]:
         if node is None:
             problems.append(Problem(f"{path}.node", f"unknown node '{policy.node}'"))
         elif NodeKind(node.kind) not in STOCK_KINDS:
-            problems.append(Problem(f"{path}.node", f"'{policy.node}' is a {node.kind}, not a stock point"))
+            problems.append(
+                Problem(f"{path}.node", f"'{policy.node}' is a {node.kind}, not a stock point")
+            )
         elif policy.product not in net.items_at(policy.node):
-            problems.append(Problem(f"{path}.product", f"'{policy.product}' is not stocked at '{policy.node}'"))
-        elif (
-            policy.kind != PolicyKind.PLAN
-            and not net.sourcing_options(policy.node, policy.product)
-            and policy.product not in getattr(node, "produces", {})
+            problems.append(
+                Problem(f"{path}.product", f"'{policy.product}' is not stocked at '{policy.node}'")
+            )
+        elif policy.kind != PolicyKind.PLAN and not net.sourcing_options(
+            policy.node, policy.product
         ):
             problems.append(
-                Problem(f"{path}.kind", f"no lane brings '{policy.product}' to '{policy.node}' to reorder")
+                Problem(
+                    f"{path}.kind",
+                    f"no lane brings '{policy.product}' to '{policy.node}' to reorder",
+                )
             )
         for name in needs[policy.kind]:
             if getattr(policy, name) is None:
@@ -349,7 +382,9 @@ def check_policies(scenario: Scenario) -> list[Problem]:
             problems.append(Problem(f"{path}.order_up_to", "must be above reorder_point"))
         key = (policy.node, policy.product)
         if key in seen:
-            problems.append(Problem(path, f"second policy for '{policy.product}' at '{policy.node}'"))
+            problems.append(
+                Problem(path, f"second policy for '{policy.product}' at '{policy.node}'")
+            )
         seen.add(key)
     return problems
 

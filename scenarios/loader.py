@@ -80,8 +80,12 @@ def _locate(ref: str, relative_to: Path | None) -> Path:
         return library_file
     names = library_names()
     hint = difflib.get_close_matches(ref, names, n=1)
-    suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; library scenarios: {', '.join(names)}"
-    raise ScenarioError([Problem("", f"no scenario file or library scenario named '{ref}'{suggestion}")])
+    suggestion = (
+        f"; did you mean '{hint[0]}'?" if hint else f"; library scenarios: {', '.join(names)}"
+    )
+    raise ScenarioError(
+        [Problem("", f"no scenario file or library scenario named '{ref}'{suggestion}")]
+    )
 
 
 # ------------------------------------------------------------------------------- raw loading
@@ -92,13 +96,19 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError([Problem("", f"{where}invalid YAML: {problem}")], source=str(path)) from None
+        raise ScenarioError(
+            [Problem("", f"{where}invalid YAML: {problem}")], source=str(path)
+        ) from None
     except OSError as exc:
-        raise ScenarioError([Problem("", f"cannot read file: {exc.strerror}")], source=str(path)) from None
+        raise ScenarioError(
+            [Problem("", f"cannot read file: {exc.strerror}")], source=str(path)
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ScenarioError([Problem("", "a scenario file must be a mapping of fields")], source=str(path))
+        raise ScenarioError(
+            [Problem("", "a scenario file must be a mapping of fields")], source=str(path)
+        )
     return data
 
 
@@ -125,7 +135,9 @@ def load_raw(ref: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, A
     path = _locate(str(ref), relative_to).resolve()
     if path in _seen:
         chain = " → ".join(p.name for p in (*_seen, path))
-        raise ScenarioError([Problem("base", f"base scenarios form a cycle: {chain}")], source=str(path))
+        raise ScenarioError(
+            [Problem("base", f"base scenarios form a cycle: {chain}")], source=str(path)
+        )
     data = _read_yaml(path)
     base_ref = data.pop("base", None)
     if base_ref is None:
@@ -192,7 +204,9 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
             nxt = parts[depth + 1]
             if isinstance(part, int):
                 if not isinstance(target, list) or not -len(target) <= part < len(target):
-                    problems.append(Problem(path, f"no item [{part}] at {format_path(parts[:depth]) or 'top'}"))
+                    problems.append(
+                        Problem(path, f"no item [{part}] at {format_path(parts[:depth]) or 'top'}")
+                    )
                     break
                 target = target[part]
             else:
@@ -237,7 +251,9 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     if len(loc) > 2 and loc[0] == "nodes" and loc[2] in _NODE_TAGS:
         loc = loc[:2] + loc[3:]
     # Function validators on some types add "function-after[...]"-style segments.
-    return tuple(p for p in loc if not (isinstance(p, str) and "[" in p and "(" not in p and p.endswith("]")))
+    return tuple(
+        p for p in loc if not (isinstance(p, str) and "[" in p and "(" not in p and p.endswith("]"))
+    )
 
 
 def _describe(error: Any) -> str:

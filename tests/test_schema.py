@@ -482,12 +482,15 @@ def test_check_policies_needs_a_way_to_replenish() -> None:
     assert check_policies(build(data)) == [
         Problem("policies[0].kind", "no lane brings 'gadget' to 'dc' to reorder")
     ]
-    # a plant replenishes what it produces by producing it
+    # the simulation replenishes by purchase or transfer only: no make-to-stock policy at a plant
     data = small_dict()
     data["policies"] = [
-        {"node": "plant", "product": "widget", "kind": "base_stock", "order_up_to": 80}
+        {"node": "plant", "product": "widget", "kind": "base_stock", "order_up_to": 80},
+        {"node": "plant", "product": "gear", "kind": "base_stock", "order_up_to": 500},
     ]
-    assert check_policies(build(data)) == []
+    assert check_policies(build(data)) == [
+        Problem("policies[0].kind", "no lane brings 'widget' to 'plant' to reorder")
+    ]
 
 
 def test_every_check_is_tested_and_listed() -> None:
