@@ -15,12 +15,23 @@ import networkx as nx
 
 from scenarios.errors import Problem
 from scenarios.network import STOCK_KINDS, SupplyNetwork
-from scenarios.schema import Distribution, NodeKind, PolicyKind, ProductKind, Scenario
+from scenarios.schema import (
+    DemandDistribution,
+    DisruptionKind,
+    Distribution,
+    NodeKind,
+    PolicyKind,
+    ProductKind,
+    Scenario,
+    SourcingRuleKind,
+)
 
 __all__ = [
     "ALL_CHECKS",
     "check_bom",
     "check_campaigns",
+    "check_demand",
+    "check_disruptions",
     "check_distributions",
     "check_lane_endpoints",
     "check_names",
@@ -29,6 +40,7 @@ __all__ = [
     "check_seasonality",
     "check_segments",
     "check_sourcing",
+    "check_sourcing_rules",
     "check_zone_reachable",
     "run_checks",
 ]
@@ -389,6 +401,101 @@ def check_policies(scenario: Scenario) -> list[Problem]:
     return problems
 
 
+def check_demand(scenario: Scenario) -> list[Problem]:
+    """Plain zone demand names a customer zone and a sold product, with its distribution's
+    parameters."""
+    problems = []
+    for i, demand in enumerate(scenario.demand):
+        path = f"demand[{i}]"
+        node = scenario.nodes.get(demand.zone)
+        if node is None:
+            problems.append(Problem(f"{path}.zone", f"unknown customer zone '{demand.zone}'"))
+        elif node.kind != NodeKind.CUSTOMER_ZONE:
+            problems.append(Problem(f"{path}.zone", f"'{demand.zone}' is a {node.kind}"))
+        product = scenario.products.get(demand.product)
+        if product is None:
+            problems.append(Problem(f"{path}.product", f"unknown product '{demand.product}'"))
+        elif product.kind == ProductKind.COMPONENT:
+            problems.append(Problem(f"{path}.product", "components are not sold"))
+        needs = {
+            DemandDistribution.POISSON: ("mean_per_day",),
+            DemandDistribution.NORMAL: ("mean_per_day", "sd_per_day"),
+            DemandDistribution.EMPIRICAL: ("values",),
+        }[demand.dist]
+        for name in needs:
+            if getattr(demand, name) is None:
+                problems.append(Problem(f"{path}.{name}", f"required for {demand.dist} demand"))
+        if demand.values is not None and (not demand.values or min(demand.values) < 0):
+            problems.append(Problem(f"{path}.values", "needs values ≥ 0"))
+    return problems
+
+
+def check_disruptions(scenario: Scenario) -> list[Problem]:
+    """Disruptions hit a node or lane of the right kind and are either scheduled or random."""
+    target_kind = {
+        DisruptionKind.SUPPLIER_OUTAGE: {NodeKind.SUPPLIER},
+        DisruptionKind.PLANT_CAPACITY_LOSS: {NodeKind.PLANT},
+        DisruptionKind.STOCK_LOSS: {NodeKind.PLANT, NodeKind.WAREHOUSE},
+        DisruptionKind.DEMAND_SHOCK: {NodeKind.CUSTOMER_ZONE},
+    }
+    problems = []
+    for i, d in enumerate(scenario.disruptions):
+        path = f"disruptions[{i}]"
+        if d.kind in (DisruptionKind.LANE_CLOSURE, DisruptionKind.LANE_DELAY):
+            if d.lane is None:
+                problems.append(Problem(f"{path}.lane", f"required for {d.kind}"))
+            elif d.lane >= len(scenario.lanes):
+                problems.append(Problem(f"{path}.lane", f"no lane [{d.lane}] ({len(scenario.lanes)} lanes)"))
+            if d.kind == DisruptionKind.LANE_DELAY and d.extra_days <= 0:
+                problems.append(Problem(f"{path}.extra_days", "a lane delay needs extra_days > 0"))
+        elif d.node is None and d.kind != DisruptionKind.DEMAND_SHOCK:
+            problems.append(Problem(f"{path}.node", f"required for {d.kind}"))
+        elif d.node is not None:
+            node = scenario.nodes.get(d.node)
+            if node is None:
+                problems.append(Problem(f"{path}.node", f"unknown node '{d.node}'"))
+            elif NodeKind(node.kind) not in target_kind.get(d.kind, set()):
+                problems.append(Problem(f"{path}.node", f"a {d.kind} cannot hit a {node.kind}"))
+        if d.product is not None and d.product not in scenario.products:
+            problems.append(Problem(f"{path}.product", f"unknown product '{d.product}'"))
+        scheduled = d.start is not None or d.duration_days is not None
+        random_ = d.mtbf_days is not None or d.mttr_days is not None
+        if scheduled and random_:
+            problems.append(Problem(path, "either start + duration_days or mtbf_days + mttr_days"))
+        elif scheduled and (d.start is None or d.duration_days is None):
+            problems.append(Problem(path, "a scheduled disruption needs start and duration_days"))
+        elif random_ and (d.mtbf_days is None or d.mttr_days is None):
+            problems.append(Problem(path, "a random disruption needs mtbf_days and mttr_days"))
+        elif not scheduled and not random_:
+            problems.append(Problem(path, "needs start + duration_days or mtbf_days + mttr_days"))
+    return problems
+
+
+def check_sourcing_rules(scenario: Scenario) -> list[Problem]:
+    """Sourcing rules name stock points, and sources that have a lane bringing the item there."""
+    net = SupplyNetwork(scenario)
+    problems = []
+    for i, rule in enumerate(scenario.sourcing):
+        path = f"sourcing[{i}]"
+        if rule.node not in scenario.nodes:
+            problems.append(Problem(f"{path}.node", f"unknown node '{rule.node}'"))
+            continue
+        reachable = {net.lane(lane).src for lane in net.sourcing_options(rule.node, rule.product)}
+        named = list(rule.sources) + list(rule.split)
+        for source in named:
+            if source not in reachable:
+                problems.append(
+                    Problem(path, f"'{source}' has no lane bringing '{rule.product}' to '{rule.node}'")
+                )
+        if rule.rule == SourcingRuleKind.PRIMARY_BACKUP and not rule.sources:
+            problems.append(Problem(f"{path}.sources", "primary_backup needs sources in priority order"))
+        if rule.rule == SourcingRuleKind.SPLIT and (
+            not rule.split or min(rule.split.values()) < 0 or sum(rule.split.values()) <= 0
+        ):
+            problems.append(Problem(f"{path}.split", "split needs shares ≥ 0 with a positive sum"))
+    return problems
+
+
 ALL_CHECKS: tuple[Callable[[Scenario], list[Problem]], ...] = (
     check_names,
     check_distributions,
@@ -401,6 +508,9 @@ ALL_CHECKS: tuple[Callable[[Scenario], list[Problem]], ...] = (
     check_zone_reachable,
     check_sourcing,
     check_policies,
+    check_sourcing_rules,
+    check_demand,
+    check_disruptions,
 )
 
 

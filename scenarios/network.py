@@ -191,11 +191,12 @@ class SupplyNetwork:
         return None if lane is None else self.lane(lane).src
 
     def zone_items(self, zone: str) -> set[str]:
-        """Products that segments buying in ``zone`` order."""
+        """Products ordered in ``zone``: by CRM segments buying there and by plain zone demand."""
         items: set[str] = set()
         for segment in self.scenario.crm.segments.values():
             if segment.zone_mix.get(zone, 0) > 0:
                 items |= {p for p, w in segment.product_mix.items() if w > 0}
+        items |= {d.product for d in self.scenario.demand if d.zone == zone}
         return items
 
     # --------------------------------------------------------------------------- graph queries

@@ -18,13 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CRM",
+    "Allocation",
     "Bucket",
     "Campaign",
     "Channel",
     "Costs",
     "CustomerZone",
+    "DemandDistribution",
+    "Disruption",
+    "DisruptionKind",
     "Distribution",
     "DistributionKind",
+    "ForecastMethod",
     "Fulfillment",
     "Lane",
     "Node",
@@ -39,12 +44,15 @@ __all__ = [
     "Seasonality",
     "Segment",
     "SimulationSettings",
+    "SourcingRule",
+    "SourcingRuleKind",
     "SolverSettings",
     "Supplier",
     "SupplierOffer",
     "TransportMode",
     "UnmetDemand",
     "Warehouse",
+    "ZoneDemand",
 ]
 
 
@@ -253,6 +261,17 @@ class Supplier(_Model):
         default_factory=lambda: _fixed(7.0),
         description="Extra days before dispatch when an order is late (probability 1 − reliability).",
     )
+    partial_probability: float = _field(
+        0.0,
+        unit="probability",
+        description="Probability an order ships in two parts: partial_fraction on time, the rest "
+        "after a late_delay.",
+        ge=0,
+        le=1,
+    )
+    partial_fraction: float = _field(
+        0.5, unit="fraction", description="Share of a split order that ships on time.", gt=0, lt=1
+    )
     order_cost: float = _field(
         0.0, unit="currency/order", description="Fixed cost of placing one purchase order.", ge=0
     )
@@ -267,6 +286,9 @@ class ProductionSpec(_Model):
     cost_per_unit: float = _field(0.0, unit="currency/unit", description="Conversion cost.", ge=0)
     capacity_use: float = _field(
         1.0, unit="capacity units/unit", description="Plant capacity consumed per unit made.", gt=0
+    )
+    batch_size: float | None = _field(
+        None, unit="units", description="Production orders are rounded up to multiples of this.", gt=0
     )
 
 
@@ -376,6 +398,14 @@ class PolicyKind(StrEnum):
     MIN_MAX = "min_max"
 
 
+class ForecastMethod(StrEnum):
+    """How a periodic order-up-to policy forecasts demand per period."""
+
+    NONE = "none"
+    MOVING_AVERAGE = "moving_average"
+    EXPONENTIAL_SMOOTHING = "exponential_smoothing"
+
+
 class Policy(_Model):
     """Replenishment policy for one item at one stock point (default: follow the plan).
 
@@ -384,7 +414,14 @@ class Policy(_Model):
     ``order_up_to`` after every demand; ``s_S`` / ``min_max`` order up to ``order_up_to`` when the
     position falls to ``reorder_point`` or below; ``r_Q`` orders multiples of ``order_quantity``
     to lift the position above ``reorder_point``; ``order_up_to`` reviews every
-    ``review_period_days`` and orders up to ``order_up_to``.
+    ``review_period_days`` and orders up to ``order_up_to``, or, with a ``forecast``, up to
+    S_t = (L + R)·D̂_t + z·σ̂_t·√(L + R), with D̂_t the moving average of the last
+    ``forecast_window`` periods' demand (or exponential smoothing with ``smoothing_alpha``),
+    L the mean replenishment lead time and R the review period in periods, σ̂_t the standard
+    deviation of the same window and z the ``safety_factor`` (Chen, Drezner, Ryan and Simchi-Levi
+    2000, Management Science 46(3), eq. 1). A ``plan`` policy with ``reorder_point`` and
+    ``order_up_to`` adds a safety net on top of the plan: an (s, S) emergency order whenever the
+    position falls to the reorder point.
     """
 
     node: str = _field(..., description="Stock point (plant or warehouse) id.")
@@ -394,6 +431,44 @@ class Policy(_Model):
     order_up_to: float | None = _field(None, unit="units", description="S.")
     order_quantity: float | None = _field(None, unit="units", description="Q.", gt=0)
     review_period_days: float | None = _field(None, unit="days", description="R.", gt=0)
+    forecast: ForecastMethod = _field(
+        ForecastMethod.NONE, description="Forecast for order_up_to (none: fixed order_up_to)."
+    )
+    forecast_window: int = _field(
+        4, unit="periods", description="p: periods in the moving average.", ge=1
+    )
+    smoothing_alpha: float = _field(
+        0.3, unit="fraction", description="α of exponential smoothing.", gt=0, le=1
+    )
+    safety_factor: float = _field(0.0, description="z: safety factor on forecast error.", ge=0)
+
+
+class SourcingRuleKind(StrEnum):
+    """How a stock point splits replenishment orders between its sources."""
+
+    PRIMARY_BACKUP = "primary_backup"
+    SPLIT = "split"
+    CHEAPEST = "cheapest"
+    FASTEST = "fastest"
+
+
+class SourcingRule(_Model):
+    """Which source a stock point's policy orders go to (the plan chooses its own sources).
+
+    ``primary_backup`` orders from the first of ``sources`` that is not disrupted;
+    ``split`` divides every order by the ``split`` shares; ``cheapest`` / ``fastest`` pick the
+    lane with the lowest landed cost / mean lead time. Without a rule, ``cheapest`` applies.
+    """
+
+    node: str = _field(..., description="Stock point id.")
+    product: str = _field(..., description="Item id.")
+    rule: SourcingRuleKind = _field(SourcingRuleKind.CHEAPEST, description="Rule.")
+    sources: tuple[str, ...] = _field(
+        (), description="Source node ids in priority order (primary_backup)."
+    )
+    split: dict[str, float] = _field(
+        default_factory=dict, unit="share", description="Source node id → share of each order (split)."
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,11 +584,97 @@ class UnmetDemand(StrEnum):
     LOST_SALES = "lost_sales"
 
 
+class Allocation(StrEnum):
+    """Who gets stock first when there is not enough for every waiting order."""
+
+    FIFO = "fifo"
+    PRIORITY = "priority"
+
+
 class Fulfillment(_Model):
     """How customer orders are served."""
 
     unmet_demand: UnmetDemand = _field(
         UnmetDemand.BACKORDER, description="backorder (wait for stock) or lost_sales."
+    )
+    allocation: Allocation = _field(
+        Allocation.FIFO,
+        description="fifo: backorders served first come, first served; priority: by segment "
+        "priority, then first come.",
+    )
+
+
+class DemandDistribution(StrEnum):
+    """Distribution of plain (non-CRM) demand."""
+
+    POISSON = "poisson"
+    NORMAL = "normal"
+    EMPIRICAL = "empirical"
+
+
+class ZoneDemand(_Model):
+    """Plain demand for one product in one zone, for validation studies and simple what-ifs.
+
+    ``poisson``: single units arriving as a Poisson process at ``mean_per_day``. ``normal``: one
+    order a day of max(0, N(mean_per_day, sd_per_day)) units. ``empirical``: one order a day of a
+    quantity drawn from ``values``. Adds to any CRM demand.
+    """
+
+    zone: str = _field(..., description="Customer zone id.")
+    product: str = _field(..., description="Product id.")
+    dist: DemandDistribution = _field(DemandDistribution.POISSON, description="Distribution.")
+    mean_per_day: float | None = _field(
+        None, unit="units/day", description="Mean demand per day (poisson, normal).", ge=0
+    )
+    sd_per_day: float | None = _field(
+        None, unit="units/day", description="Standard deviation per day (normal).", ge=0
+    )
+    values: tuple[float, ...] | None = _field(
+        None, unit="units", description="Daily quantities to resample (empirical)."
+    )
+
+
+class DisruptionKind(StrEnum):
+    """What a disruption does."""
+
+    SUPPLIER_OUTAGE = "supplier_outage"
+    PLANT_CAPACITY_LOSS = "plant_capacity_loss"
+    LANE_CLOSURE = "lane_closure"
+    LANE_DELAY = "lane_delay"
+    STOCK_LOSS = "stock_loss"
+    DEMAND_SHOCK = "demand_shock"
+
+
+class Disruption(_Model):
+    """A scheduled (``start`` + ``duration_days``) or random (``mtbf_days`` / ``mttr_days``,
+    exponential) disruption.
+
+    supplier_outage: the supplier dispatches nothing while it lasts. plant_capacity_loss: the
+    plant loses ``capacity_loss`` of its capacity. lane_closure: nothing departs on the lane.
+    lane_delay: shipments departing on the lane take ``extra_days`` longer. stock_loss: at its
+    start, ``stock_loss`` of the on-hand stock at the node is written off. demand_shock: demand
+    (optionally of one ``product`` in one zone ``node``) is multiplied by ``demand_multiplier``.
+    The plan does not know about disruptions: they are what the stress test tests.
+    """
+
+    name: str = _field(..., description="Name, for reports.")
+    kind: DisruptionKind = _field(..., description="What it does.")
+    node: str | None = _field(None, description="Supplier, plant, warehouse or customer zone hit.")
+    lane: int | None = _field(None, description="Index of the lane hit (lane kinds).", ge=0)
+    product: str | None = _field(None, description="Only this item (stock_loss, demand_shock).")
+    start: dt.date | None = _field(None, description="First day (scheduled disruptions).")
+    duration_days: float | None = _field(None, unit="days", description="Length (scheduled).", gt=0)
+    mtbf_days: float | None = _field(
+        None, unit="days", description="Mean time between failures (random).", gt=0
+    )
+    mttr_days: float | None = _field(None, unit="days", description="Mean time to repair (random).", gt=0)
+    capacity_loss: float = _field(
+        1.0, unit="fraction", description="Share of plant capacity lost.", gt=0, le=1
+    )
+    stock_loss: float = _field(1.0, unit="fraction", description="Share of on-hand written off.", gt=0, le=1)
+    extra_days: float = _field(0.0, unit="days", description="Added transit time (lane_delay).", ge=0)
+    demand_multiplier: float = _field(
+        1.0, unit="multiplier", description="Demand multiplier (demand_shock).", ge=0
     )
 
 
@@ -575,6 +736,15 @@ class Scenario(_Model):
     lanes: list[Lane] = _field(default_factory=list, description="Transport lanes.")
     policies: list[Policy] = _field(
         default_factory=list, description="Inventory policies (default: follow the plan)."
+    )
+    sourcing: list[SourcingRule] = _field(
+        default_factory=list, description="Sourcing rules for policy orders (default: cheapest)."
+    )
+    demand: list[ZoneDemand] = _field(
+        default_factory=list, description="Plain demand per zone and product (adds to CRM demand)."
+    )
+    disruptions: list[Disruption] = _field(
+        default_factory=list, description="Supplier, plant, lane, stock and demand disruptions."
     )
     crm: CRM = _field(default_factory=CRM, description="Customers and campaigns.")
     fulfillment: Fulfillment = _field(default_factory=Fulfillment, description="Order service.")

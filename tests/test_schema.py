@@ -40,6 +40,8 @@ from scenarios.checks import (
     ALL_CHECKS,
     check_bom,
     check_campaigns,
+    check_demand,
+    check_disruptions,
     check_distributions,
     check_lane_endpoints,
     check_names,
@@ -48,6 +50,7 @@ from scenarios.checks import (
     check_seasonality,
     check_segments,
     check_sourcing,
+    check_sourcing_rules,
     check_zone_reachable,
     run_checks,
 )
@@ -505,6 +508,59 @@ def test_every_check_is_tested_and_listed() -> None:
 def test_library_scenarios_pass_every_check(name: str, check: Any) -> None:
     data, _ = load_raw(name)
     assert check(build(data)) == []
+
+
+def test_check_demand() -> None:
+    data = small_dict()
+    data["demand"] = [
+        {"zone": "zone", "product": "gadget", "dist": "poisson", "mean_per_day": 2},
+        {"zone": "dc", "product": "gear", "dist": "normal", "mean_per_day": 2},
+        {"zone": "nowhere", "product": "gadget", "dist": "empirical"},
+    ]
+    assert check_demand(build(data)) == [
+        Problem("demand[1].zone", "'dc' is a warehouse"),
+        Problem("demand[1].product", "components are not sold"),
+        Problem("demand[1].sd_per_day", "required for normal demand"),
+        Problem("demand[2].zone", "unknown customer zone 'nowhere'"),
+        Problem("demand[2].values", "required for empirical demand"),
+    ]
+
+
+def test_check_disruptions() -> None:
+    data = small_dict()
+    data["disruptions"] = [
+        {"name": "ok", "kind": "supplier_outage", "node": "sup", "start": "2027-01-10",
+         "duration_days": 5},
+        {"name": "wrong node", "kind": "supplier_outage", "node": "plant", "mtbf_days": 50,
+         "mttr_days": 3},
+        {"name": "no lane", "kind": "lane_delay", "lane": 9, "start": "2027-01-10",
+         "duration_days": 2},
+        {"name": "both", "kind": "stock_loss", "node": "dc", "start": "2027-01-10",
+         "duration_days": 1, "mtbf_days": 5, "mttr_days": 1},
+        {"name": "half", "kind": "demand_shock", "mtbf_days": 30},
+    ]
+    assert check_disruptions(build(data)) == [
+        Problem("disruptions[1].node", "a supplier_outage cannot hit a plant"),
+        Problem("disruptions[2].lane", "no lane [9] (4 lanes)"),
+        Problem("disruptions[2].extra_days", "a lane delay needs extra_days > 0"),
+        Problem("disruptions[3]", "either start + duration_days or mtbf_days + mttr_days"),
+        Problem("disruptions[4]", "a random disruption needs mtbf_days and mttr_days"),
+    ]
+
+
+def test_check_sourcing_rules() -> None:
+    data = small_dict()
+    data["sourcing"] = [
+        {"node": "dc", "product": "gadget", "rule": "primary_backup", "sources": ["sup"]},
+        {"node": "dc", "product": "gadget", "rule": "primary_backup", "sources": ["plant"]},
+        {"node": "dc", "product": "gadget", "rule": "split", "split": {}},
+        {"node": "DC9", "product": "gadget"},
+    ]
+    assert check_sourcing_rules(build(data)) == [
+        Problem("sourcing[1]", "'plant' has no lane bringing 'gadget' to 'dc'"),
+        Problem("sourcing[2].split", "split needs shares ≥ 0 with a positive sum"),
+        Problem("sourcing[3].node", "unknown node 'DC9'"),
+    ]
 
 
 # ------------------------------------------------------------------- (c) base: and overrides
