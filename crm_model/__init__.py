@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from crm_model.demand import ORDER_COLUMNS, DemandModel, campaign_lift
+from crm_model.demand import ORDER_COLUMNS, DemandModel, DemandShock, campaign_lift
 
-__all__ = ["ORDER_COLUMNS", "DemandModel", "campaign_lift"]
+__all__ = ["ORDER_COLUMNS", "DemandModel", "DemandShock", "campaign_lift"]

@@ -16,13 +16,15 @@ that CV is below the Poisson floor), so E[units] = u_s exactly.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from scenarios.schema import Campaign, NodeKind, Scenario
+from scenarios.schema import Campaign, DemandDistribution, NodeKind, Scenario, ZoneDemand
 
-__all__ = ["ORDER_COLUMNS", "DemandModel", "campaign_lift"]
+__all__ = ["ORDER_COLUMNS", "DemandModel", "DemandShock", "campaign_lift"]
 
 ORDER_COLUMNS = (
     "order_id",
@@ -36,6 +38,37 @@ ORDER_COLUMNS = (
     "requested_time",
 )
 """Columns of :meth:`DemandModel.sample` (time and requested_time in days, qty in units)."""
+
+
+@dataclass(frozen=True)
+class DemandShock:
+    """Demand multiplied by ``multiplier`` on days [start, end), optionally only in one zone and
+    for one product."""
+
+    start: float
+    end: float
+    multiplier: float
+    zone: str | None = None
+    product: str | None = None
+
+    def matches(self, zone: str, product: str) -> bool:
+        return (self.zone is None or self.zone == zone) and (
+            self.product is None or self.product == product
+        )
+
+    def day_mask(self, horizon: int) -> np.ndarray:
+        """Days whose start lies in the window."""
+        days = np.arange(horizon)
+        return (days >= np.floor(self.start)) & (days < self.end)
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        """Lines of ``frame`` (with time, zone, product) hit by the shock."""
+        hit = (frame["time"].to_numpy() >= self.start) & (frame["time"].to_numpy() < self.end)
+        if self.zone is not None:
+            hit &= frame["zone"].to_numpy() == self.zone
+        if self.product is not None:
+            hit &= frame["product"].to_numpy() == self.product
+        return hit
 
 
 def campaign_lift(campaign: Campaign, start_date: dt.date, horizon_days: int) -> np.ndarray:
@@ -162,6 +195,14 @@ class DemandModel:
                     }
                 )
             )
+        days_index = np.arange(self.horizon)
+        for entry in self.scenario.demand:
+            mean = self._plain_mean(entry)
+            orders_per_day = mean if entry.dist == DemandDistribution.POISSON else float(mean > 0)
+            frames.append(pd.DataFrame({
+                "day": days_index, "segment": "", "zone": entry.zone, "product": entry.product,
+                "orders": np.full(self.horizon, orders_per_day), "units": np.full(self.horizon, mean),
+            }))
         columns = ["day", "segment", "zone", "product", "orders", "units"]
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
@@ -169,6 +210,14 @@ class DemandModel:
         table = table[table["orders"] > 0].reset_index(drop=True)
         table.attrs["unit"] = {"orders": "order lines", "units": "units", "day": "day"}
         return table
+
+    @staticmethod
+    def _plain_mean(entry: ZoneDemand) -> float:
+        """Expected units per day of a plain demand entry. For ``normal`` the truncation at zero
+        is ignored (it matters only when sd is not small against the mean)."""
+        if entry.dist == DemandDistribution.EMPIRICAL:
+            return float(np.mean(entry.values)) if entry.values else 0.0
+        return float(entry.mean_per_day or 0.0)
 
     def expected_by_bucket(self) -> pd.DataFrame:
         """Expected units per planning bucket, zone and product: ``bucket, zone, product, units``."""
@@ -186,14 +235,24 @@ class DemandModel:
             if node.kind == NodeKind.CUSTOMER_ZONE
         }
 
-    def sample(self, rng: np.random.Generator) -> pd.DataFrame:
+    def sample(
+        self, rng: np.random.Generator, shocks: Sequence[DemandShock] = ()
+    ) -> pd.DataFrame:
         """A sampled stream of customer order lines, sorted by time (see :data:`ORDER_COLUMNS`).
 
         ``campaign`` is the campaign the line is attributed to (drawn with probability
-        lift / (1 + lift), proportional to each campaign's lift), or empty.
+        lift / (1 + lift), proportional to each campaign's lift), or empty. ``shocks`` multiply
+        demand in their windows: a multiplier m < 1 keeps each matching line with probability m;
+        m > 1 adds an independent stream with (m − 1) times the matching rate, so the result is
+        again a Poisson stream with m times the rate.
         """
-        expected = self.expected_orders()
-        promise = self._promise()
+        frames = self._sample_segments(rng, self.expected_orders())
+        frames += self._sample_plain(rng, shocks)
+        for shock in shocks:
+            frames = self._apply_shock(rng, frames, shock)
+        return self._finish(frames, self._promise())
+
+    def _sample_segments(self, rng: np.random.Generator, expected: np.ndarray) -> list[pd.DataFrame]:
         campaigns = [c.name for c in self.scenario.crm.campaigns]
         frames = []
         customer_offset = 0
@@ -224,11 +283,65 @@ class DemandModel:
                     }
                 )
             )
-        return self._finish(frames, promise)
+        return frames
+
+    def _sample_plain(self, rng: np.random.Generator, shocks: Sequence[DemandShock]) -> list[pd.DataFrame]:
+        """Orders of the scenario's plain ``demand`` entries (shocks scale their rates)."""
+        frames = []
+        days = np.arange(self.horizon)
+        for entry in self.scenario.demand:
+            scale = np.ones(self.horizon)
+            for shock in shocks:
+                if shock.matches(entry.zone, entry.product):
+                    scale[shock.day_mask(self.horizon)] *= shock.multiplier
+            if entry.dist == DemandDistribution.POISSON:
+                counts = rng.poisson(float(entry.mean_per_day or 0.0) * scale)
+                day = np.repeat(days, counts)
+                time = day + rng.random(len(day))
+                qty = np.ones(len(day))
+            else:
+                if entry.dist == DemandDistribution.NORMAL:
+                    draws = rng.normal(float(entry.mean_per_day or 0.0), float(entry.sd_per_day or 0.0),
+                                       self.horizon)
+                else:
+                    draws = rng.choice(np.asarray(entry.values or (0.0,), dtype=float), self.horizon)
+                draws = np.maximum(draws, 0.0) * scale
+                time = days + rng.random(self.horizon)
+                keep = draws > 0
+                time, qty = time[keep], draws[keep]
+            frames.append(pd.DataFrame({
+                "time": time, "customer": np.full(len(time), -1, dtype=np.int64), "segment": "",
+                "zone": entry.zone, "product": entry.product, "qty": qty.astype(float), "campaign": "",
+            }))
+        return frames
+
+    def _apply_shock(
+        self, rng: np.random.Generator, frames: list[pd.DataFrame], shock: DemandShock
+    ) -> list[pd.DataFrame]:
+        """Thin (m < 1) or add to (m > 1) the CRM lines matching ``shock`` (plain demand is already
+        scaled at sampling)."""
+        result = []
+        for frame in frames:
+            if len(frame) == 0 or (frame["segment"] == "").all():
+                result.append(frame)
+                continue
+            match = shock.mask(frame)
+            if shock.multiplier < 1.0:
+                keep = ~match | (rng.random(len(frame)) < shock.multiplier)
+                result.append(frame[keep])
+            else:
+                result.append(frame)
+        if shock.multiplier > 1.0:
+            window = np.zeros(self.horizon)
+            window[shock.day_mask(self.horizon)] = shock.multiplier - 1.0
+            extra = self._sample_segments(rng, self.expected_orders() * window[None, :])
+            result += [frame[shock.mask(frame)] for frame in extra]
+        return result
 
     def expected_stream(self) -> pd.DataFrame:
         """A deterministic order stream: one line per day, segment, zone and product with the
-        expected units, at mid-day. Used when ``simulation.stochastic_demand`` is false."""
+        expected units, at mid-day. Used when ``simulation.stochastic_demand`` is false. Plain
+        demand is included with segment ``""``."""
         table = self.expected()
         frame = pd.DataFrame(
             {

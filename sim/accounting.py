@@ -16,7 +16,8 @@ def stock_balance(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.Dat
 
     ``residual = initial + receipts − issues − end`` is zero when units are conserved. Receipts are
     ``received`` events at the stock point (purchases, transfers, finished production); issues
-    are ``shipped`` events from it (customer lines and transfers) and ``consumed`` components.
+    are ``shipped`` events from it (customer lines and transfers), ``consumed`` components and
+    ``written_off`` stock (stock-loss disruptions).
     ``end`` is the on-hand of the last daily snapshot.
     """
     events, inventory = tables["events"], tables["inventory"]
@@ -28,7 +29,7 @@ def stock_balance(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.Dat
     at_stock = events[events["node"].isin(stock_points)]
     receipts = at_stock[at_stock["event"] == "received"].groupby(
         ["replication", "node", "product"])["qty"].sum()
-    issues = at_stock[at_stock["event"].isin(["shipped", "consumed"])].groupby(
+    issues = at_stock[at_stock["event"].isin(["shipped", "consumed", "written_off"])].groupby(
         ["replication", "node", "product"])["qty"].sum()
     end = inventory[inventory["day"] == last_day].set_index(["replication", "node", "product"])["on_hand"]
     initial = {

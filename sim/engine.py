@@ -14,8 +14,9 @@ not one process per customer.
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections import deque
+from collections import defaultdict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,13 +27,19 @@ import simpy
 
 from scenarios.network import SupplyNetwork
 from scenarios.schema import (
+    Allocation,
+    DisruptionKind,
     Distribution,
+    ForecastMethod,
     NodeKind,
+    Policy,
     PolicyKind,
     ProductKind,
     Scenario,
+    SourcingRuleKind,
     UnmetDemand,
 )
+from sim.disruptions import Disruptions
 from sim.records import EventLog, EventType, OrderType
 
 __all__ = [
@@ -107,12 +114,13 @@ class Streams:
     demand: np.random.Generator
     supply: np.random.Generator
     transport: np.random.Generator
+    disruptions: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: np.random.SeedSequence) -> Streams:
-        demand, supply, transport = seed.spawn(3)
+        demand, supply, transport, disruptions = seed.spawn(4)
         return cls(np.random.default_rng(demand), np.random.default_rng(supply),
-                   np.random.default_rng(transport))
+                   np.random.default_rng(transport), np.random.default_rng(disruptions))
 
 
 @dataclass(eq=False)
@@ -143,9 +151,13 @@ class _Stock:
     node: str
     product: str
     on_hand: float
-    queue: deque[list[Any]] = field(default_factory=deque)  # [order, remaining]
+    queue: list[tuple[int, int, list[Any]]] = field(default_factory=list)
+    """Heap of (−priority, sequence, [order, remaining]) waiting for stock."""
     backlog: float = 0.0
     on_order: float = 0.0
+    period_demand: float = 0.0
+    history: list[float] = field(default_factory=list)
+    smoothed: float | None = None
 
 
 class Simulation:
@@ -161,6 +173,8 @@ class Simulation:
         Order lines from :class:`crm_model.DemandModel` (``sample`` or ``expected_stream``).
     streams
         Random generators for lead times (demand is already sampled).
+    disruptions
+        This replication's disruption windows (default: none).
     env
         The SimPy environment to run in (default: a new one starting at day 0).
     """
@@ -172,6 +186,7 @@ class Simulation:
         releases: ReleaseSchedule,
         customer_orders: pd.DataFrame,
         streams: Streams,
+        disruptions: Disruptions | None = None,
         env: simpy.Environment | None = None,
     ) -> None:
         self.scenario = scenario
@@ -179,25 +194,32 @@ class Simulation:
         self.releases = releases
         self.customer_orders = customer_orders
         self.streams = streams
+        self.disruptions = disruptions or Disruptions([])
         self.env = simpy.Environment() if env is None else env
         self.log = EventLog()
         self.orders: list[_Order] = []
         self.snapshots: list[tuple[int, str, str, float, float, float]] = []
         self.stochastic = scenario.simulation.stochastic_lead_times
         self.backorder = scenario.fulfillment.unmet_demand == UnmetDemand.BACKORDER
+        self.by_priority = scenario.fulfillment.allocation == Allocation.PRIORITY
         self.stocks: dict[tuple[str, str], _Stock] = {}
         for node in network.stock_points:
             initial = scenario.nodes[node].initial_inventory
             for item in network.items_at(node):
                 self.stocks[(node, item)] = _Stock(node, item, float(initial.get(item, 0.0)))
-        self.policies = {
-            (p.node, p.product): p for p in scenario.policies if p.kind != PolicyKind.PLAN
+        self.policies: dict[tuple[str, str], Policy] = {
+            (p.node, p.product): p for p in scenario.policies if _is_active_policy(p)
         }
+        self.sourcing = {(r.node, r.product): r for r in scenario.sourcing}
         self.receipt_signal: dict[str, simpy.Event] = {
             n: self.env.event() for n in network.nodes_of(NodeKind.PLANT)
         }
         self._counters: dict[str, int] = {}
+        self._sequence = 0
+        self._used: dict[tuple[Any, ...], float] = defaultdict(float)  # capacity ledgers
         self._serving = {z: network.serving_lane(z) for z in network.nodes_of(NodeKind.CUSTOMER_ZONE)}
+        self._segment_priority = {k: v.priority for k, v in scenario.crm.segments.items()}
+        self._movements = {(m.lane, m.item): m for m in network.lane_movements()}
 
     # ------------------------------------------------------------------------------- helpers
     def _next_id(self, prefix: str) -> str:
@@ -216,18 +238,53 @@ class Simulation:
 
     # ------------------------------------------------------------------------------ shipping
     def _ship(self, order: _Order, qty: float, src: str, lane_index: int,
-              on_arrival: Callable[[], None]) -> None:
-        """Dispatch ``qty`` of ``order`` on a lane; ``on_arrival`` runs when it arrives."""
+              on_arrival: Callable[[float], None]) -> None:
+        """Send ``qty`` of ``order`` on a lane, respecting closures and the lane's daily capacity;
+        ``on_arrival(portion)`` runs as each portion arrives."""
+        now = self.env.now
         lane = self.net.lane(lane_index)
-        transit = self._duration(lane.lead_time, self.streams.transport)
-        expected = self.env.now + lane.lead_time.expected()
+        depart = self.disruptions.blocked_until(DisruptionKind.LANE_CLOSURE, lane_index, now)
+        capacity = lane.capacity_per_day
+        if depart <= now and (capacity is None or
+                              self._used[("lane", lane_index, math.floor(now))] + qty <= capacity + _EPS):
+            if capacity is not None:
+                self._used[("lane", lane_index, math.floor(now))] += qty
+            self._dispatch(order, qty, src, lane_index, on_arrival)
+        else:
+            self.env.process(self._ship_later(order, qty, src, lane_index, on_arrival, depart))
+
+    def _ship_later(self, order: _Order, qty: float, src: str, lane_index: int,
+                    on_arrival: Callable[[float], None], depart: float
+                    ) -> Generator[simpy.Event, Any, None]:
+        capacity = self.net.lane(lane_index).capacity_per_day
+        remaining, t = qty, depart
+        while remaining > _EPS:
+            t = self.disruptions.blocked_until(DisruptionKind.LANE_CLOSURE, lane_index, t)
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            day = math.floor(self.env.now)
+            take = remaining
+            if capacity is not None:
+                take = min(remaining, max(0.0, capacity - self._used[("lane", lane_index, day)]))
+                self._used[("lane", lane_index, day)] += take
+            if take > _EPS:
+                self._dispatch(order, take, src, lane_index, on_arrival)
+                remaining -= take
+            t = float(day + 1)
+
+    def _dispatch(self, order: _Order, qty: float, src: str, lane_index: int,
+                  on_arrival: Callable[[float], None]) -> None:
+        lane = self.net.lane(lane_index)
+        extra = self.disruptions.lane_extra_days(lane_index, self.env.now)
+        transit = self._duration(lane.lead_time, self.streams.transport) + extra
+        expected = self.env.now + lane.lead_time.expected() + extra
         order.shipped += qty
         if math.isnan(order.first_ship):
             order.first_ship = self.env.now
         order.expected_arrival = expected
         self._event(EventType.SHIPPED, order, src, qty, expected, lane_index)
         timer = self.env.timeout(transit)
-        timer.callbacks.append(lambda _event: on_arrival())
+        timer.callbacks.append(lambda _event: on_arrival(qty))
 
     def _deliver(self, order: _Order, qty: float) -> None:
         order.delivered += qty
@@ -252,15 +309,15 @@ class Simulation:
         """Issue ``qty`` from ``stock`` to ``order`` and ship it onward."""
         stock.on_hand -= qty
         if order.order_type is OrderType.CUSTOMER:
-            lane = order.lane
-            self._ship(order, qty, stock.node, lane, lambda: self._deliver(order, qty))
+            self._ship(order, qty, stock.node, order.lane, lambda q: self._deliver(order, q))
         else:  # transfer to another stock point
             dst = order.destination
-            self._ship(order, qty, stock.node, order.lane, lambda: self._receive(order, dst, qty))
+            self._ship(order, qty, stock.node, order.lane, lambda q: self._receive(order, dst, q))
         self._review(stock)
 
-    def _demand(self, stock: _Stock, order: _Order, backorder: bool) -> None:
+    def _demand(self, stock: _Stock, order: _Order, backorder: bool, priority: int = 0) -> None:
         """A new demand (customer line or transfer) on ``stock``: fill, then backorder or lose."""
+        stock.period_demand += order.qty
         fill = min(order.qty, stock.on_hand) if not stock.queue else 0.0
         if fill > _EPS:
             order.filled_immediately = fill
@@ -269,7 +326,9 @@ class Simulation:
         remaining = order.qty - fill
         if remaining > _EPS:
             if backorder:
-                stock.queue.append([order, remaining])
+                self._sequence += 1
+                key = -priority if self.by_priority else 0
+                heapq.heappush(stock.queue, (key, self._sequence, [order, remaining]))
                 stock.backlog += remaining
                 self._event(EventType.BACKORDERED, order, stock.node, remaining)
                 self._review(stock)
@@ -279,7 +338,7 @@ class Simulation:
 
     def _serve_queue(self, stock: _Stock) -> None:
         while stock.queue and stock.on_hand > _EPS:
-            entry = stock.queue[0]
+            entry = stock.queue[0][2]
             order, remaining = entry
             take = min(remaining, stock.on_hand)
             entry[1] = remaining - take
@@ -288,7 +347,7 @@ class Simulation:
             self._take(stock, order, take)
             if entry[1] <= _EPS:
                 stock.backlog -= entry[1]
-                stock.queue.popleft()
+                heapq.heappop(stock.queue)
 
     # ---------------------------------------------------------------------------- customers
     def _customer_process(self) -> Generator[simpy.Event, Any, None]:
@@ -315,7 +374,8 @@ class Simulation:
                 order.first_ship = self.env.now
                 self._deliver(order, order.qty)
                 continue
-            self._demand(self.stocks[(source, product)], order, self.backorder)
+            self._demand(self.stocks[(source, product)], order, self.backorder,
+                         self._segment_priority.get(segment, 0))
 
     # -------------------------------------------------------------------------- supply side
     def _purchase(self, lane_index: int, product: str, qty: float, placed_day: float,
@@ -332,15 +392,34 @@ class Simulation:
 
     def _supplier_dispatch(self, order: _Order, supplier: Any, placed_day: float
                            ) -> Generator[simpy.Event, Any, None]:
-        delay = self._duration(supplier.lead_time, self.streams.supply)
-        if self.stochastic and supplier.reliability < 1.0:
-            if self.streams.supply.random() >= supplier.reliability:
-                delay += self._duration(supplier.late_delay, self.streams.supply)
-        ready = placed_day + delay
-        yield self.env.timeout(max(0.0, ready - self.env.now))
+        """Lead time (with lateness and split shipments), outages, then daily capacity."""
+        rng = self.streams.supply
+        ready = placed_day + self._duration(supplier.lead_time, rng)
+        parts = [(ready, order.qty)]
+        if self.stochastic and supplier.reliability < 1.0 and rng.random() >= supplier.reliability:
+            parts = [(ready + self._duration(supplier.late_delay, rng), order.qty)]
+        elif self.stochastic and supplier.partial_probability > 0 and rng.random() < supplier.partial_probability:
+            first = order.qty * supplier.partial_fraction
+            parts = [(ready, first), (ready + self._duration(supplier.late_delay, rng), order.qty - first)]
+        capacity = supplier.supplies[order.product].capacity_per_day
         dst = order.destination
-        self._ship(order, order.qty, order.source, order.lane,
-                   lambda: self._receive(order, dst, order.qty))
+        for t, qty in parts:
+            remaining = qty
+            while remaining > _EPS:
+                t = self.disruptions.blocked_until(DisruptionKind.SUPPLIER_OUTAGE, order.source, t)
+                if t > self.env.now:
+                    yield self.env.timeout(t - self.env.now)
+                day = math.floor(self.env.now)
+                take = remaining
+                if capacity is not None:
+                    key = ("supplier", order.source, order.product, day)
+                    take = min(remaining, max(0.0, capacity - self._used[key]))
+                    self._used[key] += take
+                if take > _EPS:
+                    self._ship(order, take, order.source, order.lane,
+                               lambda q: self._receive(order, dst, q))
+                    remaining -= take
+                t = max(t, float(day + 1)) if remaining > _EPS else t
 
     def _transfer(self, lane_index: int, product: str, qty: float, due: float) -> None:
         lane = self.net.lane(lane_index)
@@ -354,13 +433,16 @@ class Simulation:
 
     def _production(self, plant: str, product: str, qty: float, placed_day: float,
                     due: float) -> Generator[simpy.Event, Any, None]:
+        spec = self.scenario.nodes[plant]
+        batch = spec.produces[product].batch_size
+        if batch:
+            qty = math.ceil(qty / batch - 1e-9) * batch
         order = _Order(self._next_id("MO"), OrderType.PRODUCTION, product, plant, plant, qty,
                        self.env.now, due)
         order.expected_arrival = due
         self.orders.append(order)
         self.stocks[(plant, product)].on_order += qty
         self._event(EventType.PLACED, order, plant, qty, due)
-        lead = float(self.scenario.nodes[plant].production_lead_time_days)
         bom = self.scenario.products[product].bom
         remaining = qty
         waiting = False
@@ -372,18 +454,11 @@ class Simulation:
                 for component, per_unit in bom.items():
                     stock = self.stocks[(plant, component)]
                     stock.on_hand -= feasible * per_unit
+                    stock.period_demand += feasible * per_unit
                     self._event(EventType.CONSUMED, order, plant, feasible * per_unit,
                                 product=component)
                     self._review(stock)
-                start = placed_day if self.env.now - placed_day <= 2 * RELEASE_OFFSET else self.env.now
-                finish = start + lead
-                order.shipped += feasible
-                if math.isnan(order.first_ship):
-                    order.first_ship = self.env.now
-                self._event(EventType.IN_PRODUCTION, order, plant, feasible, finish)
-                batch = feasible
-                timer = self.env.timeout(max(0.0, finish - self.env.now))
-                timer.callbacks.append(lambda _e, batch=batch: self._receive(order, plant, batch))
+                self._schedule_production(order, plant, product, feasible, placed_day)
                 remaining -= feasible
             if remaining > _EPS:
                 if not waiting:
@@ -391,17 +466,49 @@ class Simulation:
                     waiting = True
                 yield self.receipt_signal[plant]
 
+    def _schedule_production(self, order: _Order, plant: str, product: str, qty: float,
+                             placed_day: float) -> None:
+        """Book ``qty`` on the plant's daily capacity from today on; each day's portion is in
+        stock ``production_lead_time_days`` after that day starts (after the release, on the
+        release day)."""
+        spec = self.scenario.nodes[plant]
+        use = spec.produces[product].capacity_use
+        lead = float(spec.production_lead_time_days)
+        now = self.env.now
+        start = placed_day if now - placed_day <= 2 * RELEASE_OFFSET else now
+        day = math.floor(now)
+        left = qty
+        if math.isnan(order.first_ship):
+            order.first_ship = now
+        while left > _EPS:
+            take = left
+            if spec.capacity_per_day is not None:
+                available = spec.capacity_per_day * self.disruptions.capacity_factor(plant, day)
+                take = min(left, max(0.0, available - self._used[("plant", plant, day)]) / use)
+                self._used[("plant", plant, day)] += take * use
+            if take > _EPS:
+                finish = (start if day == math.floor(start) else float(day)) + lead
+                order.shipped += take
+                self._event(EventType.IN_PRODUCTION, order, plant, take, finish)
+                timer = self.env.timeout(max(0.0, finish - now))
+                timer.callbacks.append(lambda _e, take=take: self._receive(order, plant, take))
+                left -= take
+            day += 1
+            if day > self.scenario.horizon_days + 3660:  # no capacity left in any reachable day
+                break
+
     def _plan_process(self) -> Generator[simpy.Event, Any, None]:
         releases: list[tuple[float, int, tuple[Any, ...]]] = []
+        replaced = {key for key, p in self.policies.items() if p.kind != PolicyKind.PLAN}
         for row in self.releases.purchases.itertuples(index=False):
-            if (row.dst, row.item) not in self.policies:
+            if (row.dst, row.item) not in replaced:
                 releases.append((float(row.release_day), 0, ("purchase", int(row.lane), row.item,
                                                               float(row.qty), float(row.due_day))))
         for row in self.releases.production.itertuples(index=False):
             releases.append((float(row.start_day), 1, ("production", row.plant, row.product,
                                                         float(row.qty), float(row.finish_day))))
         for row in self.releases.transfers.itertuples(index=False):
-            if (row.dst, row.item) not in self.policies:
+            if (row.dst, row.item) not in replaced:
                 releases.append((float(row.release_day), 2, ("transfer", int(row.lane), row.item,
                                                               float(row.qty), float(row.due_day))))
         releases.sort(key=lambda r: (r[0], r[1]))
@@ -419,21 +526,58 @@ class Simulation:
                 self.env.process(self._production(where, item, qty, day, due))
 
     # ----------------------------------------------------------------------------- policies
-    def _source_lane(self, node: str, product: str) -> int:
+    def _source_split(self, node: str, product: str, qty: float) -> list[tuple[int, float]]:
+        """Lanes and quantities a policy order of ``qty`` goes to, by the sourcing rule."""
         options = self.net.sourcing_options(node, product)
-        movements = {(m.lane, m.item): m for m in self.net.lane_movements(options)}
-        return min(options, key=lambda i: (movements[(i, product)].cost_per_unit,
-                                           movements[(i, product)].lead_time_days, i))
+        rule = self.sourcing.get((node, product))
+        by_source = {self.net.lane(i).src: i for i in options}
+
+        def cheapest(lanes: list[int]) -> int:
+            return min(lanes, key=lambda i: (self._movements[(i, product)].cost_per_unit,
+                                             self._movements[(i, product)].lead_time_days, i))
+
+        if rule is None or rule.rule == SourcingRuleKind.CHEAPEST:
+            return [(cheapest(options), qty)]
+        if rule.rule == SourcingRuleKind.FASTEST:
+            return [(min(options, key=lambda i: (self._movements[(i, product)].lead_time_days,
+                                                 self._movements[(i, product)].cost_per_unit, i)), qty)]
+        if rule.rule == SourcingRuleKind.PRIMARY_BACKUP:
+            for source in rule.sources:
+                if not self.disruptions.supplier_down(source, self.env.now):
+                    return [(by_source[source], qty)]
+            return [(by_source[rule.sources[0]], qty)]
+        total = sum(rule.split.values())
+        return [(by_source[src], qty * share / total) for src, share in rule.split.items() if share > 0]
 
     def _replenish(self, stock: _Stock, qty: float) -> None:
-        lane_index = self._source_lane(stock.node, stock.product)
-        lane = self.net.lane(lane_index)
-        movement = next(m for m in self.net.lane_movements([lane_index]) if m.item == stock.product)
-        due = self.env.now + movement.lead_time_days
-        if self.net.kind(lane.src) == NodeKind.SUPPLIER:
-            self._purchase(lane_index, stock.product, qty, self.env.now, due)
+        for lane_index, part in self._source_split(stock.node, stock.product, qty):
+            lane = self.net.lane(lane_index)
+            movement = self._movements[(lane_index, stock.product)]
+            due = self.env.now + movement.lead_time_days
+            if self.net.kind(lane.src) == NodeKind.SUPPLIER:
+                offer = self.scenario.nodes[lane.src].supplies[stock.product]
+                part = max(part, offer.moq)
+                if offer.order_multiple:
+                    part = math.ceil(part / offer.order_multiple - 1e-9) * offer.order_multiple
+                self._purchase(lane_index, stock.product, part, self.env.now, due)
+            else:
+                self._transfer(lane_index, stock.product, part, due)
+
+    def _order_up_to_level(self, stock: _Stock, policy: Policy, period: float) -> float | None:
+        """S_t for a periodic policy: fixed, or (L + R)·forecast + z·σ̂·√(L + R) in periods."""
+        if policy.forecast == ForecastMethod.NONE:
+            return float(policy.order_up_to or 0.0)
+        history = stock.history[-policy.forecast_window:]
+        if not history:
+            return None if policy.order_up_to is None else float(policy.order_up_to)
+        if policy.forecast == ForecastMethod.MOVING_AVERAGE:
+            forecast = float(np.mean(history))
         else:
-            self._transfer(lane_index, stock.product, qty, due)
+            forecast = float(stock.smoothed if stock.smoothed is not None else history[-1])
+        lane_index = self._source_split(stock.node, stock.product, 1.0)[0][0]
+        cover = self._movements[(lane_index, stock.product)].lead_time_days / period + 1.0
+        spread = float(np.std(history, ddof=1)) if len(history) > 1 else 0.0
+        return cover * forecast + policy.safety_factor * spread * math.sqrt(cover)
 
     def _review(self, stock: _Stock, periodic: bool = False) -> None:
         policy = self.policies.get((stock.node, stock.product))
@@ -442,10 +586,13 @@ class Simulation:
         position = stock.on_hand + stock.on_order - stock.backlog
         qty = 0.0
         if policy.kind in (PolicyKind.BASE_STOCK, PolicyKind.ORDER_UP_TO):
-            target = float(policy.order_up_to or 0.0)
-            if position < target - _EPS:
+            if policy.kind == PolicyKind.ORDER_UP_TO:
+                target = self._order_up_to_level(stock, policy, float(policy.review_period_days or 1.0))
+            else:
+                target = float(policy.order_up_to or 0.0)
+            if target is not None and position < target - _EPS:
                 qty = target - position
-        elif policy.kind in (PolicyKind.S_S, PolicyKind.MIN_MAX):
+        elif policy.kind in (PolicyKind.S_S, PolicyKind.MIN_MAX, PolicyKind.PLAN):
             if position <= float(policy.reorder_point or 0.0) + _EPS:
                 qty = float(policy.order_up_to or 0.0) - position
         elif policy.kind == PolicyKind.R_Q:
@@ -455,10 +602,36 @@ class Simulation:
         if qty > _EPS:
             self._replenish(stock, qty)
 
-    def _periodic_process(self, stock: _Stock, period: float) -> Generator[simpy.Event, Any, None]:
+    def _periodic_process(self, stock: _Stock, policy: Policy) -> Generator[simpy.Event, Any, None]:
+        period = float(policy.review_period_days or 1.0)
+        first = True
         while True:
+            if not first:
+                observed = stock.period_demand
+                stock.history.append(observed)
+                alpha = policy.smoothing_alpha
+                stock.smoothed = observed if stock.smoothed is None else (
+                    alpha * observed + (1 - alpha) * stock.smoothed)
+            stock.period_demand = 0.0
+            first = False
             self._review(stock, periodic=True)
             yield self.env.timeout(period)
+
+    # -------------------------------------------------------------------------- disruptions
+    def _stock_loss_process(self, window: Any) -> Generator[simpy.Event, Any, None]:
+        if window.start > self.env.now:
+            yield self.env.timeout(window.start - self.env.now)
+        spec = window.spec
+        adjustment = _Order(spec.name, OrderType.ADJUSTMENT, "", spec.node, spec.node, 0.0,
+                            self.env.now, self.env.now)
+        for (node, product), stock in self.stocks.items():
+            if node != spec.node or (spec.product is not None and product != spec.product):
+                continue
+            lost = stock.on_hand * spec.stock_loss
+            if lost > _EPS:
+                stock.on_hand -= lost
+                self._event(EventType.WRITTEN_OFF, adjustment, node, lost, product=product)
+                self._review(stock)
 
     # ---------------------------------------------------------------------------- snapshots
     def _snapshot_process(self) -> Generator[simpy.Event, Any, None]:
@@ -477,10 +650,12 @@ class Simulation:
         env.process(self._customer_process())
         env.process(self._plan_process())
         env.process(self._snapshot_process())
+        for window in self.disruptions.stock_losses():
+            env.process(self._stock_loss_process(window))
         for stock in self.stocks.values():
             policy = self.policies.get((stock.node, stock.product))
             if policy is not None and policy.kind == PolicyKind.ORDER_UP_TO:
-                env.process(self._periodic_process(stock, float(policy.review_period_days or 1)))
+                env.process(self._periodic_process(stock, policy))
             elif policy is not None:
                 self._review(stock)
         env.run(until=float(self.scenario.horizon_days))
@@ -494,7 +669,7 @@ class Simulation:
         rows = []
         open_qty: dict[int, float] = {}
         for stock in self.stocks.values():
-            for order, remaining in stock.queue:
+            for _, _, (order, remaining) in stock.queue:
                 open_qty[id(order)] = open_qty.get(id(order), 0.0) + remaining
         for o in self.orders:
             in_transit = o.shipped - o.delivered
@@ -521,6 +696,13 @@ class Simulation:
         )
         frame.attrs["unit"] = {"on_hand": "units", "backorders": "units", "on_order": "units"}
         return frame
+
+
+def _is_active_policy(policy: Policy) -> bool:
+    """Classical policies, and plan policies with an (s, S) safety net."""
+    if policy.kind != PolicyKind.PLAN:
+        return True
+    return policy.reorder_point is not None and policy.order_up_to is not None
 
 
 def _status(kind: OrderType, qty: float, delivered: float, in_transit: float, lost: float,

@@ -18,6 +18,8 @@ class OrderType(StrEnum):
     PURCHASE = "purchase"
     TRANSFER = "transfer"
     PRODUCTION = "production"
+    ADJUSTMENT = "adjustment"
+    """Not an order: a stock adjustment (write-off by a stock-loss disruption)."""
 
 
 class EventType(StrEnum):
@@ -33,6 +35,7 @@ class EventType(StrEnum):
     SHIPPED = "shipped"
     RECEIVED = "received"
     DELIVERED = "delivered"
+    WRITTEN_OFF = "written_off"
 
 
 class EventRecord(NamedTuple):

@@ -10,6 +10,7 @@ import pandas as pd
 from crm_model.demand import DemandModel
 from scenarios.network import SupplyNetwork
 from scenarios.schema import Scenario
+from sim.disruptions import Disruptions, sample_windows
 from sim.engine import ReleaseSchedule, Simulation, Streams
 
 __all__ = ["SimulationResult", "replication_seed", "simulate", "simulate_replication"]
@@ -48,11 +49,12 @@ def simulate_replication(
     network = network or SupplyNetwork(scenario)
     demand = demand or DemandModel(scenario)
     streams = Streams.from_seed(replication_seed(seed, replication))
+    disruptions = Disruptions(sample_windows(scenario, streams.disruptions))
     if scenario.simulation.stochastic_demand:
-        orders = demand.sample(streams.demand)
+        orders = demand.sample(streams.demand, disruptions.demand_shocks())
     else:
         orders = demand.expected_stream()
-    tables = Simulation(scenario, network, releases, orders, streams).run()
+    tables = Simulation(scenario, network, releases, orders, streams, disruptions).run()
     for frame in tables.values():
         frame.insert(0, "replication", replication)
     return tables
