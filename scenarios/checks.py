@@ -383,8 +383,11 @@ def check_policies(scenario: Scenario) -> list[Problem]:
                 )
             )
         for name in needs[policy.kind]:
-            if getattr(policy, name) is None:
+            forecasted = policy.kind == PolicyKind.ORDER_UP_TO and policy.forecast != "none"
+            if getattr(policy, name) is None and not (name == "order_up_to" and forecasted):
                 problems.append(Problem(f"{path}.{name}", f"required for a {policy.kind} policy"))
+        if policy.forecast != "none" and policy.kind != PolicyKind.ORDER_UP_TO:
+            problems.append(Problem(f"{path}.forecast", "a forecast applies to order_up_to policies"))
         if (
             policy.kind in (PolicyKind.S_S, PolicyKind.MIN_MAX)
             and policy.reorder_point is not None

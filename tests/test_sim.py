@@ -175,3 +175,74 @@ def test_periodic_order_up_to_reviews_every_period() -> None:
     # reviews on days 0, 3, 6, 9: positions 5, 5, 4, 8 → orders 3, 3, 4, none
     assert purchases["placed_time"].tolist() == [0.0, 3.0, 6.0]
     assert purchases["qty"].tolist() == [3.0, 3.0, 4.0]
+
+
+def _run_with(scenario, releases, orders):
+    from sim.disruptions import Disruptions, sample_windows
+
+    streams = Streams.from_seed(np.random.SeedSequence(1))
+    disruptions = Disruptions(sample_windows(scenario, streams.disruptions))
+    tables = Simulation(scenario, SupplyNetwork(scenario), releases, orders, streams,
+                        disruptions).run()
+    for frame in tables.values():
+        frame.insert(0, "replication", 0)
+    return tables
+
+
+def test_supplier_outage_holds_dispatch_until_it_ends() -> None:
+    outage = {"name": "strike", "kind": "supplier_outage", "node": "sup", "start": "2027-01-05",
+              "duration_days": 3}  # days 1 to 4
+    scenario = scenario_from_dict(tiny_scenario_dict(disruptions=[outage]))
+    tables = _run_with(scenario, _purchase(0, 10, 3), _orders([]))
+    po = [e for e in _events(tables) if e[2] == "PO-000001"]
+    # ready on day 1 (lead time 1) but the supplier is down until day 4; transit 2 days
+    assert po == [(0.0, "placed", "PO-000001", 10.0), (4.0, "shipped", "PO-000001", 10.0),
+                  (6.0, "received", "PO-000001", 10.0)]
+
+
+def test_lane_closure_delay_and_capacity() -> None:
+    data = tiny_scenario_dict(disruptions=[
+        {"name": "flood", "kind": "lane_closure", "lane": 0, "start": "2027-01-05", "duration_days": 2},
+        {"name": "jam", "kind": "lane_delay", "lane": 0, "start": "2027-01-07", "duration_days": 1,
+         "extra_days": 3},
+    ])
+    data["lanes"][0]["capacity_per_day"] = 6
+    scenario = scenario_from_dict(data)
+    tables = _run_with(scenario, _purchase(0, 10, 3), _orders([]))
+    po = [e for e in _events(tables) if e[2] == "PO-000001"]
+    # ready day 1, lane closed days 1–3; on day 3 it departs 6 (capacity) with a 3-day delay,
+    # the other 4 on day 4 without delay
+    assert po == [
+        (0.0, "placed", "PO-000001", 10.0),
+        (3.0, "shipped", "PO-000001", 6.0),
+        (4.0, "shipped", "PO-000001", 4.0),
+        (6.0, "received", "PO-000001", 4.0),
+        (8.0, "received", "PO-000001", 6.0),
+    ]
+
+
+def test_stock_loss_is_written_off_and_accounted() -> None:
+    fire = {"name": "fire", "kind": "stock_loss", "node": "wh", "start": "2027-01-06",
+            "duration_days": 1, "stock_loss": 0.5}
+    scenario = scenario_from_dict(tiny_scenario_dict(disruptions=[fire]))
+    tables = _run_with(scenario, ReleaseSchedule.empty(), _orders([(0.5, 1)]))
+    written = tables["events"].query("event == 'written_off'")
+    assert written[["time", "order_id", "qty"]].values.tolist() == [[2.0, "fire", 2.0]]
+    balance = stock_balance(scenario, tables).iloc[0]
+    assert balance[["initial", "receipts", "issues", "end"]].tolist() == [5, 0, 3, 2]
+
+
+def test_plant_capacity_spreads_production_over_days() -> None:
+    scenario = _plant_scenario()
+    data = scenario.model_dump(mode="json")
+    data["nodes"]["plant"]["capacity_per_day"] = 2
+    data["nodes"]["plant"]["initial_inventory"] = {"steel": 10}
+    data["disruptions"] = [{"name": "breakdown", "kind": "plant_capacity_loss", "node": "plant",
+                            "start": "2027-01-05", "duration_days": 1, "capacity_loss": 1.0}]
+    scenario = scenario_from_dict(data)
+    production = pd.DataFrame({"plant": ["plant"], "product": ["widget"], "start_day": [0],
+                               "finish_day": [2], "qty": [5.0]})
+    tables = _run_with(scenario, ReleaseSchedule.from_tables({"production": production}), _orders([]))
+    received = tables["events"].query("event == 'received' and order_id == 'MO-000001'")
+    # 2 on day 0 (ready day 2), none on day 1 (breakdown), 2 on day 2, 1 on day 3; lead 2 days
+    assert received[["time", "qty"]].values.tolist() == [[2.0, 2.0], [4.0, 2.0], [5.0, 1.0]]
