@@ -3,5 +3,13 @@
 from __future__ import annotations
 
 from crm_model.demand import ORDER_COLUMNS, DemandModel, DemandShock, campaign_lift
+from crm_model.stream import OUTCOME_COLUMNS, OrderStream
 
-__all__ = ["ORDER_COLUMNS", "DemandModel", "DemandShock", "campaign_lift"]
+__all__ = [
+    "ORDER_COLUMNS",
+    "OUTCOME_COLUMNS",
+    "DemandModel",
+    "DemandShock",
+    "OrderStream",
+    "campaign_lift",
+]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crm_model.stream import OrderStream
 from scenarios.schema import Campaign, DemandDistribution, NodeKind, Scenario, ZoneDemand
 
 __all__ = ["ORDER_COLUMNS", "DemandModel", "DemandShock", "campaign_lift"]
@@ -251,6 +252,10 @@ class DemandModel:
         for shock in shocks:
             frames = self._apply_shock(rng, frames, shock)
         return self._finish(frames, self._promise())
+
+    def stream(self, rng: np.random.Generator, shocks: Sequence[DemandShock] = ()) -> OrderStream:
+        """The order stream the simulation pulls from (here: :meth:`sample`, no feedback)."""
+        return OrderStream(self.sample(rng, shocks))
 
     def _sample_segments(self, rng: np.random.Generator, expected: np.ndarray) -> list[pd.DataFrame]:
         campaigns = [c.name for c in self.scenario.crm.campaigns]

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from crm_model.stream import OUTCOME_COLUMNS, OrderStream
 from scenarios.network import SupplyNetwork
 from scenarios.schema import (
     Allocation,
@@ -170,7 +171,8 @@ class Simulation:
     releases
         The plan's release schedule, executed for stock points with the ``plan`` policy.
     customer_orders
-        Order lines from :class:`crm_model.DemandModel` (``sample`` or ``expected_stream``).
+        An :class:`crm_model.OrderStream`, or a table of order lines (``DemandModel.sample`` or
+        ``expected_stream``) served as a stream without feedback.
     streams
         Random generators for lead times (demand is already sampled).
     disruptions
@@ -184,7 +186,7 @@ class Simulation:
         scenario: Scenario,
         network: SupplyNetwork,
         releases: ReleaseSchedule,
-        customer_orders: pd.DataFrame,
+        customer_orders: OrderStream | pd.DataFrame,
         streams: Streams,
         disruptions: Disruptions | None = None,
         env: simpy.Environment | None = None,
@@ -192,7 +194,9 @@ class Simulation:
         self.scenario = scenario
         self.net = network
         self.releases = releases
-        self.customer_orders = customer_orders
+        self.stream = (customer_orders if isinstance(customer_orders, OrderStream)
+                       else OrderStream(customer_orders))
+        self._outcomes: list[tuple[Any, ...]] = []
         self.streams = streams
         self.disruptions = disruptions or Disruptions([])
         self.env = simpy.Environment() if env is None else env
@@ -290,6 +294,8 @@ class Simulation:
         order.delivered += qty
         order.last_delivery = self.env.now
         self._event(EventType.DELIVERED, order, order.destination, qty, self.env.now)
+        if self.env.now > order.requested + _EPS:
+            self._outcome(order, "late", qty, self.env.now - order.requested)
 
     def _receive(self, order: _Order, node: str, qty: float) -> None:
         stock = self.stocks[(node, order.product)]
@@ -331,10 +337,13 @@ class Simulation:
                 heapq.heappush(stock.queue, (key, self._sequence, [order, remaining]))
                 stock.backlog += remaining
                 self._event(EventType.BACKORDERED, order, stock.node, remaining)
+                if order.order_type is OrderType.CUSTOMER:
+                    self._outcome(order, "backordered", remaining)
                 self._review(stock)
             else:
                 order.lost += remaining
                 self._event(EventType.LOST, order, stock.node, remaining)
+                self._outcome(order, "lost", remaining)
 
     def _serve_queue(self, stock: _Stock) -> None:
         while stock.queue and stock.on_hand > _EPS:
@@ -351,7 +360,23 @@ class Simulation:
 
     # ---------------------------------------------------------------------------- customers
     def _customer_process(self) -> Generator[simpy.Event, Any, None]:
-        frame = self.customer_orders
+        """Pull order lines period by period from the stream and report service outcomes back."""
+        stream = self.stream
+        horizon = float(self.scenario.horizon_days)
+        start = 0.0
+        while start < horizon:
+            end = min(start + stream.period_days, horizon)
+            frame = stream.next_orders(start, end)
+            yield from self._serve_lines(frame)
+            if end > self.env.now:
+                yield self.env.timeout(end - self.env.now)
+            if self._outcomes:
+                stream.record_outcomes(pd.DataFrame.from_records(self._outcomes,
+                                                                 columns=list(OUTCOME_COLUMNS)))
+                self._outcomes = []
+            start = end
+
+    def _serve_lines(self, frame: pd.DataFrame) -> Generator[simpy.Event, Any, None]:
         columns = [frame[c].to_numpy() for c in (
             "order_id", "time", "customer", "segment", "zone", "product", "qty", "campaign",
             "requested_time")]
@@ -376,6 +401,10 @@ class Simulation:
                 continue
             self._demand(self.stocks[(source, product)], order, self.backorder,
                          self._segment_priority.get(segment, 0))
+
+    def _outcome(self, order: _Order, kind: str, qty: float, days_late: float = 0.0) -> None:
+        self._outcomes.append((self.env.now, order.order_id, order.customer, order.segment,
+                               order.destination, order.product, kind, qty, days_late))
 
     # -------------------------------------------------------------------------- supply side
     def _purchase(self, lane_index: int, product: str, qty: float, placed_day: float,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from crm_model.demand import DemandModel
+from crm_model.stream import OrderStream
 from scenarios.network import SupplyNetwork
 from scenarios.schema import Scenario
 from sim.disruptions import Disruptions, sample_windows
@@ -18,17 +19,22 @@ __all__ = ["SimulationResult", "replication_seed", "simulate", "simulate_replica
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Tidy tables of all replications: ``orders``, ``events``, ``inventory`` (each with a
-    ``replication`` column), the root seed and the number of replications."""
+    """Tidy tables of all replications: ``orders``, ``events``, ``inventory`` and the CRM
+    stream's tables in ``crm`` (each with a ``replication`` column), the root seed and the
+    number of replications."""
 
     orders: pd.DataFrame
     events: pd.DataFrame
     inventory: pd.DataFrame
     seed: int
     replications: int
+    crm: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"orders": self.orders, "events": self.events, "inventory": self.inventory}
+        """Every table by name; CRM tables are named ``crm_<name>``."""
+        tables = {"orders": self.orders, "events": self.events, "inventory": self.inventory}
+        tables.update({f"crm_{name}": frame for name, frame in self.crm.items()})
+        return tables
 
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
@@ -51,10 +57,11 @@ def simulate_replication(
     streams = Streams.from_seed(replication_seed(seed, replication))
     disruptions = Disruptions(sample_windows(scenario, streams.disruptions))
     if scenario.simulation.stochastic_demand:
-        orders = demand.sample(streams.demand, disruptions.demand_shocks())
+        stream = demand.stream(streams.demand, disruptions.demand_shocks())
     else:
-        orders = demand.expected_stream()
-    tables = Simulation(scenario, network, releases, orders, streams, disruptions).run()
+        stream = OrderStream(demand.expected_stream())
+    tables = Simulation(scenario, network, releases, stream, streams, disruptions).run()
+    tables.update({f"crm_{name}": frame for name, frame in stream.tables().items()})
     for frame in tables.values():
         frame.insert(0, "replication", replication)
     return tables
@@ -86,4 +93,5 @@ def simulate(
     }
     for name, frame in stacked.items():
         frame.attrs["unit"] = parts[0][name].attrs.get("unit", {})
-    return SimulationResult(seed=root, replications=n, **stacked)
+    crm = {name[len("crm_"):]: stacked.pop(name) for name in list(stacked) if name.startswith("crm_")}
+    return SimulationResult(seed=root, replications=n, crm=crm, **stacked)
