@@ -113,6 +113,23 @@ def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events:
     add("total_cost", total, cur)
     add("margin", revenue - total, cur)
 
+    # more service and inventory measures
+    add("order_fill_rate", _ratio((service_base["filled_immediately"] >= service_base["qty"] - 1e-9).sum(),
+                                  len(service_base)), "fraction")
+    add("backorder_age_mean", _backorder_age(customer, events, scenario.horizon_days), "days")
+    add("avg_on_order", inv["on_order"].sum() / days, "units")
+    cogs = float((customer["delivered_qty"] * customer["product"].map(unit_cost)).sum())
+    average_value = value.sum() / days
+    add("inventory_turns", _ratio(cogs * 365.0 / days, average_value), "1/year")
+    daily_demand = goods["qty"].sum() / days if len(goods) else 0.0
+    add("days_of_supply", _ratio(inv["on_hand"].sum() / days, daily_demand), "days")
+    backorder_penalty = float((inv["backorders"] * inv["product"].map(scenario.backorder_cost)).sum())
+    lost_penalty = float((customer["lost_qty"] * customer["product"].map(scenario.lost_sale_cost)).sum())
+    add("shortage_cost", backorder_penalty + lost_penalty, cur)
+    add("cycle_service_level", _cycle_service_level(events), "fraction")
+    for echelon, ratio in _bullwhip(scenario, orders, events, warm).items():
+        add("bullwhip_ratio", ratio, "ratio", f"echelon:{echelon}")
+
     # per product
     for product, frame in service_base.groupby("product", sort=True):
         scope = f"product:{product}"
@@ -120,7 +137,94 @@ def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events:
         add("otif", _ratio(frame["on_time"].sum(), len(frame)), "fraction", scope)
         add("lost_sales", frame["lost_qty"].sum(), "units", scope)
         add("demand_units", frame["qty"].sum(), "units", scope)
+    # per SKU-location (the stock point serving the line)
+    for (node, product), frame in goods.groupby(["source", "product"], sort=True):
+        scope = f"sku_location:{node}/{product}"
+        add("fill_rate", _ratio(frame["filled_immediately"].sum(), frame["qty"].sum()), "fraction", scope)
+        add("lost_sales", frame["lost_qty"].sum(), "units", scope)
+        add("backorders", (frame["qty"] - frame["filled_immediately"] - frame["lost_qty"]).sum(),
+            "units", scope)
+    for (node, product), frame in inv.groupby(["node", "product"], sort=True):
+        scope = f"sku_location:{node}/{product}"
+        add("avg_inventory", frame["on_hand"].sum() / days, "units", scope)
+        add("stockout_days", float((frame["on_hand"] <= 1e-9).sum()), "days", scope)
     return rows
+
+
+def _backorder_age(customer: pd.DataFrame, events: pd.DataFrame, horizon: float) -> float:
+    """Mean days a backordered unit waited for stock (units still waiting at the end count with
+    their age at the end of the horizon)."""
+    if customer.empty:
+        return math.nan
+    placed = customer.set_index("order_id")["placed_time"]
+    allocated = events[(events["event"] == "allocated") & (events["order_type"] == "customer")]
+    allocated = allocated[allocated["order_id"].isin(placed.index)]
+    waits = allocated["time"].to_numpy() - placed.reindex(allocated["order_id"]).to_numpy()
+    late = waits > 1e-9
+    weight = float(allocated["qty"].to_numpy()[late].sum())
+    total = float((waits[late] * allocated["qty"].to_numpy()[late]).sum())
+    still_open = customer[customer["open_qty"] > 0]
+    total += float(((horizon - still_open["placed_time"]) * still_open["open_qty"]).sum())
+    weight += float(still_open["open_qty"].sum())
+    return _ratio(total, weight)
+
+
+def _cycle_service_level(events: pd.DataFrame) -> float:
+    """Share of replenishment cycles (between consecutive receipts of a stock point and item)
+    in which no customer demand went short (backordered or lost)."""
+    receipts = events[events["event"] == "received"]
+    shortages = events[(events["event"].isin(["backordered", "lost"])) & (events["order_type"] == "customer")]
+    if receipts.empty:
+        return math.nan
+    short_keys = shortages.groupby(["node", "product"])["time"].apply(np.sort).to_dict()
+    cycles = stocked_out = 0
+    for (node, product), frame in receipts.groupby(["node", "product"]):
+        times = np.unique(frame["time"].to_numpy())
+        shorts = short_keys.get((node, product), np.array([]))
+        if len(times) < 2:
+            continue
+        counts = np.diff(np.searchsorted(shorts, times, side="left"))
+        cycles += len(counts)
+        stocked_out += int((counts > 0).sum())
+    return _ratio(cycles - stocked_out, cycles)
+
+
+def _bullwhip(scenario: Scenario, orders: pd.DataFrame, events: pd.DataFrame, warm: float
+              ) -> dict[int, float]:
+    """Var(orders placed) / Var(demand received) per echelon, on weekly totals.
+
+    Echelon 1 serves customers; its demand is customer order lines. Upstream stock points'
+    demand is the transfers and component consumption they face.
+    """
+    from scenarios.network import SupplyNetwork
+
+    echelons = SupplyNetwork(scenario).echelons()
+    stock_points = set(SupplyNetwork(scenario).stock_points)
+    weeks = max(1, int((scenario.horizon_days - warm) // 7))
+    result: dict[int, float] = {}
+    placed = orders[(orders["order_type"].isin(["purchase", "transfer", "production"]))
+                    & (orders["placed_time"] >= warm)]
+    issued = events[(events["time"] >= warm) & (
+        ((events["event"] == "placed") & (events["order_type"] == "customer"))
+        | ((events["event"] == "placed") & (events["order_type"] == "transfer"))
+        | (events["event"] == "consumed"))]
+    customer_lines = orders[(orders["order_type"] == "customer") & (orders["placed_time"] >= warm)]
+    for level in sorted({e for n, e in echelons.items() if n in stock_points}):
+        nodes = {n for n, e in echelons.items() if e == level and n in stock_points}
+        mine = placed[placed["destination"].isin(nodes)]
+        if level == 1:
+            demand_times = customer_lines.loc[customer_lines["source"].isin(nodes), ["placed_time", "qty"]]
+            demand_times = demand_times.rename(columns={"placed_time": "time"})
+        else:
+            demand_times = issued.loc[issued["node"].isin(nodes), ["time", "qty"]]
+        if mine.empty or demand_times.empty:
+            continue
+        bins = np.arange(weeks + 1) * 7.0 + warm
+        order_series = np.histogram(mine["placed_time"], bins=bins, weights=mine["qty"])[0]
+        demand_series = np.histogram(demand_times["time"], bins=bins, weights=demand_times["qty"])[0]
+        if demand_series.var() > 0:
+            result[level] = float(order_series.var() / demand_series.var())
+    return result
 
 
 def compute_kpis(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

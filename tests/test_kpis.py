@@ -56,3 +56,14 @@ def test_summary_confidence_interval() -> None:
     assert row["value"] == pytest.approx(0.93)
     assert row["std"] == pytest.approx(sd)
     assert row["ci_halfwidth"] == pytest.approx(3.182446 * sd / math.sqrt(4), rel=1e-6)  # t(0.975, 3)
+
+
+def test_inventory_and_shortage_kpis(kpis: pd.Series) -> None:
+    assert kpis["order_fill_rate"] == pytest.approx(0.5)       # CO-0 complete, CO-1 partial
+    assert kpis["backorder_age_mean"] == pytest.approx(3.5)    # 2 units waited 1.5 → 5.0
+    assert kpis["avg_on_order"] == pytest.approx(3.0)          # 10 units on order days 2–4
+    assert kpis["days_of_supply"] == pytest.approx(4.2 / 0.7)  # 7 units over 10 days
+    # 2 units backordered at the ends of days 1–4, at 2 % of the price (0.5) per unit-day
+    assert kpis["shortage_cost"] == pytest.approx(8 * 0.5)
+    assert kpis["inventory_turns"] == pytest.approx(70 * 36.5 / 42)
+    assert math.isnan(kpis["cycle_service_level"])             # one receipt: no full cycle
