@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import pandas as pd
 
-__all__ = ["PLAN_TABLES", "Plan", "SolveStatus"]
+__all__ = ["PLAN_TABLES", "STORAGE_OVERFLOW_COLUMNS", "Plan", "SolveStatus", "empty_table"]
 
 
 class SolveStatus(StrEnum):
@@ -31,7 +31,17 @@ class SolveStatus(StrEnum):
 
 PLAN_TABLES: dict[str, tuple[str, ...]] = {
     # purchase orders: released to `supplier` at release_day, received at `dst` on due_day
-    "purchases": ("lane", "supplier", "dst", "item", "bucket", "release_day", "due_day", "qty", "unit_price"),
+    "purchases": (
+        "lane",
+        "supplier",
+        "dst",
+        "item",
+        "bucket",
+        "release_day",
+        "due_day",
+        "qty",
+        "unit_price",
+    ),
     # production orders: components consumed at start_day, output in stock on finish_day
     "production": ("plant", "product", "bucket", "start_day", "finish_day", "qty"),
     # transfers between stock points along a lane
@@ -43,6 +53,14 @@ PLAN_TABLES: dict[str, tuple[str, ...]] = {
 }
 """Columns of each plan table. Quantities are in units, days are simulation days (0 = start)."""
 
+STORAGE_OVERFLOW_COLUMNS = ("node", "bucket", "day_end", "capacity", "on_hand", "overflow")
+"""Columns of :attr:`Plan.storage_overflow`: planned stock above a storage capacity (units)."""
+
+
+def empty_table(columns: tuple[str, ...]) -> pd.DataFrame:
+    """An empty table with ``columns``."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -50,7 +68,8 @@ class Plan:
 
     Tables are DataFrames with exactly the columns listed in :data:`PLAN_TABLES`, one row per
     non-zero decision, sorted by bucket. ``cost_breakdown`` maps cost type (purchase, transport,
-    production, holding, backorder, lost_sales, ordering) to its amount in the scenario currency.
+    production, holding, backorder, lost_sales, ordering, storage_penalty) to its amount in the
+    scenario currency.
     """
 
     status: SolveStatus
@@ -62,6 +81,24 @@ class Plan:
     solve_seconds: float = 0.0
     mip_gap: float | None = None
     message: str = ""
+    storage_overflow: pd.DataFrame = field(
+        default_factory=lambda: empty_table(STORAGE_OVERFLOW_COLUMNS)
+    )
+    """Node-buckets where planned stock exceeds the storage capacity (see
+    :data:`STORAGE_OVERFLOW_COLUMNS`); capacities are soft and overflow is penalised
+    (``cost_breakdown["storage_penalty"]``), so it only appears when starting stock is above one."""
+
+    @classmethod
+    def without_tables(
+        cls,
+        status: SolveStatus,
+        message: str,
+        objective: float | None = None,
+        **fields: object,
+    ) -> Plan:
+        """A plan with ``status`` and empty tables (no plan, or nothing to plan)."""
+        tables = {name: empty_table(columns) for name, columns in PLAN_TABLES.items()}
+        return cls(status=status, objective=objective, tables=tables, message=message, **fields)  # type: ignore[arg-type]
 
     def table(self, name: str) -> pd.DataFrame:
         """Plan table ``name`` (empty with the right columns when there is nothing in it)."""
@@ -69,7 +106,7 @@ class Plan:
             raise KeyError(f"unknown plan table '{name}'; tables: {', '.join(PLAN_TABLES)}")
         frame = self.tables.get(name)
         if frame is None:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in PLAN_TABLES[name]})
+            return empty_table(PLAN_TABLES[name])
         return frame
 
     @property
