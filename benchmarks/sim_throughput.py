@@ -47,12 +47,15 @@ def raw_simpy(processes: int = 1000, timeouts: int = 200) -> float:
     return env.steps / (time.perf_counter() - start)
 
 
-def tandem_sim(name: str) -> tuple[float, int]:
+def prepare(name: str) -> tuple:
     scenario = load_scenario(name)
-    network = SupplyNetwork(scenario)
     demand = DemandModel(scenario)
     plan = optimize.plan_supply(scenario, demand.expected_by_bucket())
-    releases = ReleaseSchedule.from_tables(plan.tables)
+    return scenario, demand, ReleaseSchedule.from_tables(plan.tables)
+
+
+def tandem_sim(scenario, demand, releases) -> tuple[float, int]:
+    network = SupplyNetwork(scenario)
     streams = Streams.from_seed(np.random.SeedSequence(scenario.simulation.seed))
     orders = demand.sample(streams.demand)
     env = CountingEnvironment()
@@ -68,8 +71,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     sim_rates, raw_rates = [], []
+    prepared = prepare(args.scenario)
     for _ in range(args.repeat):
-        rate, steps = tandem_sim(args.scenario)
+        rate, steps = tandem_sim(*prepared)
         sim_rates.append(rate)
         raw_rates.append(raw_simpy())
     sim_rate, raw_rate = max(sim_rates), max(raw_rates)

@@ -70,6 +70,8 @@ class Disruptions:
 
     def blocked_until(self, kind: DisruptionKind, key: str | int, t: float) -> float:
         """The first time ≥ ``t`` when no ``kind`` window on node/lane ``key`` is active."""
+        if not self.windows:
+            return t
         table = self._by_lane if isinstance(key, int) else self._by_node
         windows = table.get((kind, key), [])  # type: ignore[call-overload]
         moved = True
@@ -94,6 +96,8 @@ class Disruptions:
         return max(0.0, factor)
 
     def lane_extra_days(self, lane: int, t: float) -> float:
+        if not self.windows:
+            return 0.0
         return sum(w.spec.extra_days for w in self._active(self._by_lane.get((DisruptionKind.LANE_DELAY, lane), []), t))
 
     def stock_losses(self) -> list[DisruptionWindow]:

@@ -124,10 +124,19 @@ class Streams:
                    np.random.default_rng(transport), np.random.default_rng(disruptions))
 
 
+# Plain-string constants: enum member lookups are slow in the hot path.
+_CUSTOMER, _PURCHASE, _TRANSFER = OrderType.CUSTOMER.value, OrderType.PURCHASE.value, OrderType.TRANSFER.value
+_PRODUCTION, _ADJUSTMENT = OrderType.PRODUCTION.value, OrderType.ADJUSTMENT.value
+_PLACED, _ALLOCATED, _BACKORDERED = EventType.PLACED.value, EventType.ALLOCATED.value, EventType.BACKORDERED.value
+_LOST, _WAITING, _CONSUMED = EventType.LOST.value, EventType.WAITING_COMPONENTS.value, EventType.CONSUMED.value
+_IN_PRODUCTION, _SHIPPED = EventType.IN_PRODUCTION.value, EventType.SHIPPED.value
+_RECEIVED, _DELIVERED, _WRITTEN_OFF = EventType.RECEIVED.value, EventType.DELIVERED.value, EventType.WRITTEN_OFF.value
+
+
 @dataclass(eq=False)
 class _Order:
     order_id: str
-    order_type: OrderType
+    order_type: str
     product: str
     source: str
     destination: str
@@ -235,7 +244,7 @@ class Simulation:
             return max(0.0, dist.expected())
         return max(0.0, float(dist.sample(rng)))
 
-    def _event(self, event: EventType, order: _Order, node: str, qty: float,
+    def _event(self, event: str, order: _Order, node: str, qty: float,
                expected: float = math.nan, lane: int = -1, product: str | None = None) -> None:
         self.log.add(self.env.now, event, order.order_id, order.order_type, node,
                      order.product if product is None else product, qty, expected, lane)
@@ -286,14 +295,14 @@ class Simulation:
         if math.isnan(order.first_ship):
             order.first_ship = self.env.now
         order.expected_arrival = expected
-        self._event(EventType.SHIPPED, order, src, qty, expected, lane_index)
+        self._event(_SHIPPED, order, src, qty, expected, lane_index)
         timer = self.env.timeout(transit)
         timer.callbacks.append(lambda _event: on_arrival(qty))
 
     def _deliver(self, order: _Order, qty: float) -> None:
         order.delivered += qty
         order.last_delivery = self.env.now
-        self._event(EventType.DELIVERED, order, order.destination, qty, self.env.now)
+        self._event(_DELIVERED, order, order.destination, qty, self.env.now)
         if self.env.now > order.requested + _EPS:
             self._outcome(order, "late", qty, self.env.now - order.requested)
 
@@ -303,7 +312,7 @@ class Simulation:
         stock.on_order -= qty
         order.delivered += qty
         order.last_delivery = self.env.now
-        self._event(EventType.RECEIVED, order, node, qty, self.env.now)
+        self._event(_RECEIVED, order, node, qty, self.env.now)
         self._serve_queue(stock)
         signal = self.receipt_signal.get(node)
         if signal is not None:
@@ -314,7 +323,7 @@ class Simulation:
     def _take(self, stock: _Stock, order: _Order, qty: float) -> None:
         """Issue ``qty`` from ``stock`` to ``order`` and ship it onward."""
         stock.on_hand -= qty
-        if order.order_type is OrderType.CUSTOMER:
+        if order.order_type is _CUSTOMER:
             self._ship(order, qty, stock.node, order.lane, lambda q: self._deliver(order, q))
         else:  # transfer to another stock point
             dst = order.destination
@@ -327,7 +336,7 @@ class Simulation:
         fill = min(order.qty, stock.on_hand) if not stock.queue else 0.0
         if fill > _EPS:
             order.filled_immediately = fill
-            self._event(EventType.ALLOCATED, order, stock.node, fill)
+            self._event(_ALLOCATED, order, stock.node, fill)
             self._take(stock, order, fill)
         remaining = order.qty - fill
         if remaining > _EPS:
@@ -336,13 +345,13 @@ class Simulation:
                 key = -priority if self.by_priority else 0
                 heapq.heappush(stock.queue, (key, self._sequence, [order, remaining]))
                 stock.backlog += remaining
-                self._event(EventType.BACKORDERED, order, stock.node, remaining)
-                if order.order_type is OrderType.CUSTOMER:
+                self._event(_BACKORDERED, order, stock.node, remaining)
+                if order.order_type is _CUSTOMER:
                     self._outcome(order, "backordered", remaining)
                 self._review(stock)
             else:
                 order.lost += remaining
-                self._event(EventType.LOST, order, stock.node, remaining)
+                self._event(_LOST, order, stock.node, remaining)
                 self._outcome(order, "lost", remaining)
 
     def _serve_queue(self, stock: _Stock) -> None:
@@ -352,7 +361,7 @@ class Simulation:
             take = min(remaining, stock.on_hand)
             entry[1] = remaining - take
             stock.backlog -= take
-            self._event(EventType.ALLOCATED, order, stock.node, take)
+            self._event(_ALLOCATED, order, stock.node, take)
             self._take(stock, order, take)
             if entry[1] <= _EPS:
                 stock.backlog -= entry[1]
@@ -388,11 +397,11 @@ class Simulation:
                 yield self.env.timeout(time - self.env.now)
             lane = self._serving.get(zone)
             source = "" if lane is None else self.net.lane(lane).src
-            order = _Order(oid, OrderType.CUSTOMER, product, source, zone, float(qty), float(time),
+            order = _Order(oid, _CUSTOMER, product, source, zone, float(qty), float(time),
                            float(requested), lane=-1 if lane is None else lane, segment=segment,
                            customer=int(customer), campaign=campaign)
             self.orders.append(order)
-            self._event(EventType.PLACED, order, zone, order.qty, order.requested)
+            self._event(_PLACED, order, zone, order.qty, order.requested)
             if products[product].kind == ProductKind.SERVICE or lane is None:
                 order.filled_immediately = order.qty
                 order.shipped = order.qty
@@ -411,12 +420,12 @@ class Simulation:
                   due: float) -> None:
         lane = self.net.lane(lane_index)
         supplier = self.scenario.nodes[lane.src]
-        order = _Order(self._next_id("PO"), OrderType.PURCHASE, product, lane.src, lane.dst, qty,
+        order = _Order(self._next_id("PO"), _PURCHASE, product, lane.src, lane.dst, qty,
                        self.env.now, due, lane=lane_index)
         order.expected_arrival = due
         self.orders.append(order)
         self.stocks[(lane.dst, product)].on_order += qty
-        self._event(EventType.PLACED, order, lane.src, qty, due)
+        self._event(_PLACED, order, lane.src, qty, due)
         self.env.process(self._supplier_dispatch(order, supplier, placed_day))
 
     def _supplier_dispatch(self, order: _Order, supplier: Any, placed_day: float
@@ -452,12 +461,12 @@ class Simulation:
 
     def _transfer(self, lane_index: int, product: str, qty: float, due: float) -> None:
         lane = self.net.lane(lane_index)
-        order = _Order(self._next_id("TO"), OrderType.TRANSFER, product, lane.src, lane.dst, qty,
+        order = _Order(self._next_id("TO"), _TRANSFER, product, lane.src, lane.dst, qty,
                        self.env.now, due, lane=lane_index)
         order.expected_arrival = due
         self.orders.append(order)
         self.stocks[(lane.dst, product)].on_order += qty
-        self._event(EventType.PLACED, order, lane.src, qty, due)
+        self._event(_PLACED, order, lane.src, qty, due)
         self._demand(self.stocks[(lane.src, product)], order, backorder=True)
 
     def _production(self, plant: str, product: str, qty: float, placed_day: float,
@@ -466,12 +475,12 @@ class Simulation:
         batch = spec.produces[product].batch_size
         if batch:
             qty = math.ceil(qty / batch - 1e-9) * batch
-        order = _Order(self._next_id("MO"), OrderType.PRODUCTION, product, plant, plant, qty,
+        order = _Order(self._next_id("MO"), _PRODUCTION, product, plant, plant, qty,
                        self.env.now, due)
         order.expected_arrival = due
         self.orders.append(order)
         self.stocks[(plant, product)].on_order += qty
-        self._event(EventType.PLACED, order, plant, qty, due)
+        self._event(_PLACED, order, plant, qty, due)
         bom = self.scenario.products[product].bom
         remaining = qty
         waiting = False
@@ -484,14 +493,14 @@ class Simulation:
                     stock = self.stocks[(plant, component)]
                     stock.on_hand -= feasible * per_unit
                     stock.period_demand += feasible * per_unit
-                    self._event(EventType.CONSUMED, order, plant, feasible * per_unit,
+                    self._event(_CONSUMED, order, plant, feasible * per_unit,
                                 product=component)
                     self._review(stock)
                 self._schedule_production(order, plant, product, feasible, placed_day)
                 remaining -= feasible
             if remaining > _EPS:
                 if not waiting:
-                    self._event(EventType.WAITING_COMPONENTS, order, plant, remaining)
+                    self._event(_WAITING, order, plant, remaining)
                     waiting = True
                 yield self.receipt_signal[plant]
 
@@ -518,7 +527,7 @@ class Simulation:
             if take > _EPS:
                 finish = (start if day == math.floor(start) else float(day)) + lead
                 order.shipped += take
-                self._event(EventType.IN_PRODUCTION, order, plant, take, finish)
+                self._event(_IN_PRODUCTION, order, plant, take, finish)
                 timer = self.env.timeout(max(0.0, finish - now))
                 timer.callbacks.append(lambda _e, take=take: self._receive(order, plant, take))
                 left -= take
@@ -651,7 +660,7 @@ class Simulation:
         if window.start > self.env.now:
             yield self.env.timeout(window.start - self.env.now)
         spec = window.spec
-        adjustment = _Order(spec.name, OrderType.ADJUSTMENT, "", spec.node, spec.node, 0.0,
+        adjustment = _Order(spec.name, _ADJUSTMENT, "", spec.node, spec.node, 0.0,
                             self.env.now, self.env.now)
         for (node, product), stock in self.stocks.items():
             if node != spec.node or (spec.product is not None and product != spec.product):
@@ -659,7 +668,7 @@ class Simulation:
             lost = stock.on_hand * spec.stock_loss
             if lost > _EPS:
                 stock.on_hand -= lost
-                self._event(EventType.WRITTEN_OFF, adjustment, node, lost, product=product)
+                self._event(_WRITTEN_OFF, adjustment, node, lost, product=product)
                 self._review(stock)
 
     # ---------------------------------------------------------------------------- snapshots
@@ -703,12 +712,12 @@ class Simulation:
         for o in self.orders:
             in_transit = o.shipped - o.delivered
             unshipped = o.qty - o.shipped - o.lost
-            if o.order_type is OrderType.CUSTOMER or o.order_type is OrderType.TRANSFER:
+            if o.order_type is _CUSTOMER or o.order_type is _TRANSFER:
                 pending = open_qty.get(id(o), 0.0)
             else:
                 pending = unshipped
             rows.append((
-                o.order_id, o.order_type.value, o.product, o.source, o.destination, o.lane,
+                o.order_id, o.order_type, o.product, o.source, o.destination, o.lane,
                 o.segment, o.customer, o.campaign, o.qty, o.placed, o.requested,
                 o.filled_immediately, o.shipped, o.delivered, in_transit, o.lost, pending,
                 o.first_ship, o.last_delivery, o.expected_arrival,
@@ -734,17 +743,17 @@ def _is_active_policy(policy: Policy) -> bool:
     return policy.reorder_point is not None and policy.order_up_to is not None
 
 
-def _status(kind: OrderType, qty: float, delivered: float, in_transit: float, lost: float,
+def _status(kind: str, qty: float, delivered: float, in_transit: float, lost: float,
             pending: float) -> str:
     """The explicit end state of an order (every order gets exactly one)."""
     if pending > _EPS:
-        if kind is OrderType.CUSTOMER:
+        if kind is _CUSTOMER:
             return "backordered"
-        return "waiting_components" if kind is OrderType.PRODUCTION else "open"
+        return "waiting_components" if kind is _PRODUCTION else "open"
     if in_transit > _EPS:
-        return "in_production" if kind is OrderType.PRODUCTION else "in_transit"
+        return "in_production" if kind is _PRODUCTION else "in_transit"
     if lost >= qty - _EPS:
         return "lost"
     if lost > _EPS:
         return "partially_delivered"
-    return "delivered" if kind is OrderType.CUSTOMER else "received"
+    return "delivered" if kind is _CUSTOMER else "received"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -60,31 +61,57 @@ EVENT_COLUMNS = EventRecord._fields
 
 
 class EventLog:
-    """Append-only list of :class:`EventRecord`."""
+    """Append-only event log, kept column by column (cheap appends; one DataFrame at the end)."""
 
     def __init__(self) -> None:
-        self.records: list[EventRecord] = []
+        self._columns: tuple[list[Any], ...] = tuple([] for _ in EVENT_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
 
     def add(
         self,
         time: float,
-        event: EventType,
+        event: str,
         order_id: str,
-        order_type: OrderType,
+        order_type: str,
         node: str,
         product: str,
         qty: float,
-        expected_arrival: float = np.nan,
+        expected_arrival: float = math.nan,
         lane: int = -1,
     ) -> None:
-        self.records.append(
-            EventRecord(time, event.value, order_id, order_type.value, node, product, float(qty),
-                        float(expected_arrival), lane)
-        )
+        """Append one record; ``event`` and ``order_type`` are :class:`EventType` /
+        :class:`OrderType` values (plain strings are accepted)."""
+        c = self._columns
+        c[0].append(time)
+        c[1].append(event)
+        c[2].append(order_id)
+        c[3].append(order_type)
+        c[4].append(node)
+        c[5].append(product)
+        c[6].append(qty)
+        c[7].append(expected_arrival)
+        c[8].append(lane)
+
+    @property
+    def records(self) -> list[EventRecord]:
+        """The log as :class:`EventRecord` tuples."""
+        return [EventRecord(*row) for row in zip(*self._columns, strict=True)]
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame with :data:`EVENT_COLUMNS` (time in days, qty in units)."""
-        frame = pd.DataFrame.from_records(self.records, columns=list(EVENT_COLUMNS))
-        frame = frame.astype({"time": float, "qty": float, "expected_arrival": float, "lane": np.int64})
+        c = self._columns
+        frame = pd.DataFrame({
+            "time": np.asarray(c[0], dtype=float),
+            "event": pd.array(c[1], dtype=object),
+            "order_id": pd.array(c[2], dtype=object),
+            "order_type": pd.array(c[3], dtype=object),
+            "node": pd.array(c[4], dtype=object),
+            "product": pd.array(c[5], dtype=object),
+            "qty": np.asarray(c[6], dtype=float),
+            "expected_arrival": np.asarray(c[7], dtype=float),
+            "lane": np.asarray(c[8], dtype=np.int64),
+        })
         frame.attrs["unit"] = {"time": "day", "qty": "units", "expected_arrival": "day"}
         return frame
