@@ -26,7 +26,16 @@ import pandas as pd
 
 from scenarios.errors import DataError, Problem
 from scenarios.network import SupplyNetwork
-from scenarios.schema import NodeKind, ProductKind, Scenario, UnmetDemand
+from scenarios.schema import (
+    CustomerZone,
+    NodeKind,
+    Plant,
+    ProductKind,
+    Scenario,
+    Supplier,
+    UnmetDemand,
+    Warehouse,
+)
 
 __all__ = [
     "DEMAND_COLUMNS",
@@ -365,7 +374,7 @@ class PlanningData:
         plant_cap: dict[str, float] = {}
         storage: dict[str, float] = {}
         for node_id, node in scenario.nodes.items():
-            if node.kind == NodeKind.SUPPLIER:
+            if isinstance(node, Supplier):
                 if node.order_cost > 0:
                     order_cost[node_id] = float(node.order_cost)
                 for item, offer in node.supplies.items():
@@ -375,9 +384,9 @@ class PlanningData:
                         moq[(node_id, item)] = float(offer.moq)
                     if offer.order_multiple is not None:
                         multiple[(node_id, item)] = float(offer.order_multiple)
-            elif node.kind == NodeKind.PLANT and node.capacity_per_day is not None:
+            elif isinstance(node, Plant) and node.capacity_per_day is not None:
                 plant_cap[node_id] = float(node.capacity_per_day)
-            if node.kind in (NodeKind.PLANT, NodeKind.WAREHOUSE) and node.storage_capacity:
+            if isinstance(node, Plant | Warehouse) and node.storage_capacity:
                 storage[node_id] = float(node.storage_capacity)
         flow_lanes = {mv.lane for mv in movements}
         serving_lanes = {c.lane for c in customers if c.lane is not None}
@@ -513,9 +522,8 @@ def _state_tables(
             pipeline[key] = pipeline.get(key, 0.0) + float(qty)
     backlog: dict[tuple[str, str], float] = {}
     for (zone, item), qty in state.backlog.items():
-        node = scenario.nodes.get(zone)
         product = scenario.products.get(item)
-        if node is None or node.kind != NodeKind.CUSTOMER_ZONE:
+        if not isinstance(scenario.nodes.get(zone), CustomerZone):
             problems.append(Problem(f"state.backlog[{zone}, {item}]", "unknown customer zone"))
         elif product is None or product.kind == ProductKind.COMPONENT:
             problems.append(Problem(f"state.backlog[{zone}, {item}]", "unknown or unsold product"))
@@ -534,8 +542,8 @@ def _movements(scenario: Scenario, net: SupplyNetwork, bucket_days: int) -> tupl
         if mv.dst not in stock:
             continue
         src = scenario.nodes[mv.src]
-        supplier = mv.src if src.kind == NodeKind.SUPPLIER else None
-        price = float(src.supplies[mv.item].price) if supplier is not None else 0.0
+        supplier = mv.src if isinstance(src, Supplier) else None
+        price = float(src.supplies[mv.item].price) if isinstance(src, Supplier) else 0.0
         result.append(
             Movement(
                 lane=mv.lane,
@@ -558,6 +566,7 @@ def _productions(
     result = []
     for plant in net.nodes_of(NodeKind.PLANT):
         spec = scenario.nodes[plant]
+        assert isinstance(spec, Plant)
         for product, production in spec.produces.items():
             lead = float(spec.production_lead_time_days)
             result.append(
@@ -626,8 +635,8 @@ def _explosion(scenario: Scenario) -> dict[tuple[str, str], float]:
     product itself)."""
     graph: nx.DiGraph = nx.DiGraph()
     graph.add_nodes_from(scenario.products)
-    for parent, product in scenario.products.items():
-        for component in product.bom:
+    for parent, spec in scenario.products.items():
+        for component in spec.bom:
             graph.add_edge(parent, component)
     factors: dict[tuple[str, str], float] = {}
     for product in scenario.products:

@@ -8,6 +8,9 @@ on ``b·B``, its due day is the first day of the bucket it is counted in stock, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pandas as pd
 import pyomo.environ as pyo
 
@@ -63,7 +66,7 @@ def extract_plan(model: pyo.ConcreteModel, data: PlanningData, result: SolveResu
     overflow = _overflow(model, data)
     message = result.message
     if len(overflow):
-        worst = overflow.loc[overflow["overflow"].idxmax()]
+        worst = overflow.sort_values("overflow", kind="stable").iloc[-1]
         where = f"'{worst['node']}' in bucket {worst['bucket']}"
         message += (
             f"; storage capacity exceeded in {len(overflow)} node-buckets "
@@ -88,11 +91,11 @@ def _clean(value: float | None) -> float:
     return 0.0 if abs(number) <= QTY_TOL else number
 
 
-def _values(var: pyo.Var) -> dict[object, float]:
+def _values(var: pyo.Var) -> dict[Any, float]:
     return {k: _clean(v) for k, v in var.extract_values().items()}
 
 
-def _frame(name: str, rows: list[tuple[object, ...]]) -> pd.DataFrame:
+def _frame(name: str, rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     columns = PLAN_TABLES[name]
     if not rows:
         return empty_table(columns)
@@ -100,9 +103,11 @@ def _frame(name: str, rows: list[tuple[object, ...]]) -> pd.DataFrame:
     return frame.sort_values("bucket", kind="stable").reset_index(drop=True)
 
 
-def _flow_rows(model: pyo.ConcreteModel, data: PlanningData, purchases: bool) -> list[tuple]:
+def _flow_rows(
+    model: pyo.ConcreteModel, data: PlanningData, purchases: bool
+) -> list[tuple[Any, ...]]:
     movement = {(mv.lane, mv.item): mv for mv in data.movements}
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for (lane, item, b), qty in _values(model.flow).items():
         mv = movement[(lane, item)]
         if qty <= QTY_TOL or mv.is_purchase != purchases:

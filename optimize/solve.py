@@ -131,8 +131,8 @@ def solve(model: pyo.ConcreteModel, settings: SolverSettings | None = None) -> S
     settings = settings or SolverSettings()
     start = time.perf_counter()
     if not any(True for _ in model.component_data_objects(pyo.Var, active=True)):
-        objective = _constant_objective(model)
-        return SolveResult(SolveStatus.OPTIMAL, objective, None, 0.0, "no decisions to make")
+        constant = _constant_objective(model)
+        return SolveResult(SolveStatus.OPTIMAL, constant, None, 0.0, "no decisions to make")
     solver = Highs()
     options = {
         "load_solutions": False,
@@ -153,7 +153,8 @@ def solve(model: pyo.ConcreteModel, settings: SolverSettings | None = None) -> S
         return SolveResult(SolveStatus.ERROR, None, None, seconds, f"HiGHS failed: {exc!r}")
     has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
     status, message = _status_of(termination, has_solution)
-    objective = gap = None
+    objective: float | None = None
+    gap: float | None = None
     if status.has_plan:
         results.solution_loader.load_vars()
         objective = float(results.incumbent_objective)
