@@ -206,6 +206,7 @@ class Simulation:
         self.stream = (customer_orders if isinstance(customer_orders, OrderStream)
                        else OrderStream(customer_orders))
         self._outcomes: list[tuple[Any, ...]] = []
+        self._horizon = float(scenario.horizon_days)
         self.streams = streams
         self.disruptions = disruptions or Disruptions([])
         self.env = simpy.Environment() if env is None else env
@@ -296,15 +297,28 @@ class Simulation:
             order.first_ship = self.env.now
         order.expected_arrival = expected
         self._event(_SHIPPED, order, src, qty, expected, lane_index)
+        if order.order_type == _CUSTOMER:
+            # Nothing in the model reacts to a delivery, so it needs no SimPy event: it is
+            # recorded now, at its (future) arrival time, if that falls within the horizon.
+            self._deliver(order, qty, self.env.now + transit)
+            return
         timer = self.env.timeout(transit)
         timer.callbacks.append(lambda _event: on_arrival(qty))
 
-    def _deliver(self, order: _Order, qty: float) -> None:
+    def _deliver(self, order: _Order, qty: float, at: float | None = None) -> None:
+        """Record the delivery of ``qty`` of a customer order at time ``at`` (default: now);
+        deliveries after the end of the horizon stay in transit."""
+        at = self.env.now if at is None else at
+        if at >= self._horizon:
+            return
         order.delivered += qty
-        order.last_delivery = self.env.now
-        self._event(_DELIVERED, order, order.destination, qty, self.env.now)
-        if self.env.now > order.requested + _EPS:
-            self._outcome(order, "late", qty, self.env.now - order.requested)
+        order.last_delivery = at if math.isnan(order.last_delivery) else max(order.last_delivery, at)
+        self.log.add(at, _DELIVERED, order.order_id, order.order_type, order.destination,
+                     order.product, qty, at, -1)
+        if at > order.requested + _EPS:
+            self._outcomes.append((at, order.order_id, order.customer, order.segment,
+                                   order.destination, order.product, "late", qty,
+                                   at - order.requested))
 
     def _receive(self, order: _Order, node: str, qty: float) -> None:
         stock = self.stocks[(node, order.product)]
@@ -324,7 +338,7 @@ class Simulation:
         """Issue ``qty`` from ``stock`` to ``order`` and ship it onward."""
         stock.on_hand -= qty
         if order.order_type is _CUSTOMER:
-            self._ship(order, qty, stock.node, order.lane, lambda q: self._deliver(order, q))
+            self._ship(order, qty, stock.node, order.lane, lambda q: None)
         else:  # transfer to another stock point
             dst = order.destination
             self._ship(order, qty, stock.node, order.lane, lambda q: self._receive(order, dst, q))
@@ -379,10 +393,10 @@ class Simulation:
             yield from self._serve_lines(frame)
             if end > self.env.now:
                 yield self.env.timeout(end - self.env.now)
-            if self._outcomes:
-                stream.record_outcomes(pd.DataFrame.from_records(self._outcomes,
-                                                                 columns=list(OUTCOME_COLUMNS)))
-                self._outcomes = []
+            due = [o for o in self._outcomes if o[0] <= self.env.now]
+            if due:
+                self._outcomes = [o for o in self._outcomes if o[0] > self.env.now]
+                stream.record_outcomes(pd.DataFrame.from_records(due, columns=list(OUTCOME_COLUMNS)))
             start = end
 
     def _serve_lines(self, frame: pd.DataFrame) -> Generator[simpy.Event, Any, None]:
@@ -697,9 +711,10 @@ class Simulation:
             elif policy is not None:
                 self._review(stock)
         env.run(until=float(self.scenario.horizon_days))
+        events = self.log.to_frame().sort_values("time", kind="stable").reset_index(drop=True)
         return {
             "orders": self._orders_table(),
-            "events": self.log.to_frame(),
+            "events": events,
             "inventory": self._inventory_table(),
         }
 
