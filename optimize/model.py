@@ -14,9 +14,10 @@ Inventory at each stock point and item (end of bucket, ``inv[n,i,-1]`` = on hand
 Customers: backorders ``backlog[z,i,b] = backlog[z,i,b-1] + demand[z,i,b] − served[z,i,b]``, or
 lost sales ``served + lost = demand``. Capacities per bucket are daily capacities × ``days_b``.
 Fixed costs use binaries only where the data has them: supplier order cost per (supplier, bucket),
-lane shipment cost per (lane, bucket), MOQ per (supplier, item, bucket); order multiples use an
-integer number of batches. Big-M values are the item's total useful requirement, capped by the
-capacities (:meth:`optimize.data.PlanningData.flow_bound`).
+lane shipment cost per (lane, bucket), MOQ per (supplier, item, bucket); order multiples and
+production batch sizes use integer numbers of batches. Each flow is linked to each of its
+switches separately, with a big-M of the demand its destination can still serve, capped by the
+capacities (:meth:`optimize.data.PlanningData.flow_bound` and ``link_bound``).
 
 Objective (scenario currency): purchase price and freight per unit, production cost, holding
 ``inv·unit_cost·rate/365·days_b``, backorders ``backlog·cost_per_day·days_b``, lost sales, backlog

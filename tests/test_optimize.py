@@ -5,9 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crm_model import DemandModel
 from optimize import (
@@ -575,3 +578,57 @@ def test_storage_overflow_is_soft_and_reported() -> None:
     ]
     assert plan.cost_breakdown["storage_penalty"] > 0
     assert "storage capacity exceeded" in plan.message
+
+
+# ----------------------------------------------------------------- property: plans add up
+@settings(max_examples=25, deadline=None)
+@given(
+    horizon=st.integers(3, 10),
+    lead=st.integers(0, 3),
+    initial=st.integers(0, 20),
+    capacity=st.none() | st.integers(1, 15),
+    order_cost=st.sampled_from([0.0, 30.0]),
+    unmet=st.sampled_from(["backorder", "lost_sales"]),
+    seed=st.integers(0, 10_000),
+)
+def test_random_chains_conserve_units(
+    horizon: int,
+    lead: int,
+    initial: int,
+    capacity: int | None,
+    order_cost: float,
+    unmet: str,
+    seed: int,
+) -> None:
+    """Whatever the data: stock moves only by the plan's own receipts and issues, every unit
+    demanded is served, backordered or lost, and the costs add up to the objective."""
+    data = chain(horizon_days=horizon, fulfillment={"unmet_demand": unmet})
+    offer: dict[str, Any] = {"price": 10.0}
+    if capacity is not None:
+        offer["capacity_per_day"] = capacity
+    data["nodes"]["sup"] = {
+        "kind": "supplier",
+        "order_cost": order_cost,
+        "supplies": {"widget": offer},
+    }
+    data["nodes"]["dc"] = {"kind": "warehouse", "initial_inventory": {"widget": initial}}
+    data["lanes"][0]["lead_time"] = {"dist": "fixed", "mean": lead}
+    units = [float(u) for u in np.random.default_rng(seed).integers(0, 12, size=horizon)]
+    plan = plan_supply(scenario(data), demand("zone", "widget", units))
+    assert plan.status is SolveStatus.OPTIMAL
+    stock = plan.inventory["qty"].to_numpy()
+    receipts = np.zeros(horizon)
+    for row in plan.purchases.itertuples():
+        assert row.due_day == row.release_day + lead
+        receipts[row.due_day] += row.qty
+    served = plan.service["served"].to_numpy()
+    start = np.concatenate([[initial], stock[:-1]])
+    assert start + receipts - served == pytest.approx(stock, abs=1e-6)
+    assert (stock >= -1e-9).all()
+    backlog = plan.service["backlog"].to_numpy()
+    lost = plan.service["lost"].to_numpy()
+    assert served.sum() + backlog[-1] + lost.sum() == pytest.approx(sum(units), abs=1e-6)
+    if capacity is not None:
+        per_bucket = plan.purchases.groupby("bucket")["qty"].sum()
+        assert (per_bucket <= capacity + 1e-6).all()
+    assert sum(plan.cost_breakdown.values()) == pytest.approx(plan.objective, abs=1e-6)
