@@ -41,7 +41,8 @@ def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events:
     price = {p: spec.price for p, spec in scenario.products.items()}
     unit_cost = {p: spec.unit_cost for p, spec in scenario.products.items()}
     customer = orders[(orders["order_type"] == "customer") & (orders["placed_time"] >= warm)]
-    goods = customer[customer["product"].map(lambda p: scenario.products[p].kind != ProductKind.SERVICE)]
+    physical = {p: spec.kind != ProductKind.SERVICE for p, spec in scenario.products.items()}
+    goods = customer[customer["product"].map(physical).astype(bool)]
     service_base = goods if len(goods) else customer
 
     add("orders", len(customer), "order lines")
@@ -100,8 +101,8 @@ def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events:
     ))
     shipped = events[(events["event"] == "shipped") & (events["lane"] >= 0) & (events["time"] >= warm)]
     lanes = scenario.lanes
-    per_unit = shipped["lane"].map(lambda i: lanes[i].cost_per_unit).astype(float)
-    per_shipment = shipped["lane"].map(lambda i: lanes[i].cost_per_shipment).astype(float)
+    per_unit = shipped["lane"].map(dict(enumerate(l.cost_per_unit for l in lanes))).astype(float)
+    per_shipment = shipped["lane"].map(dict(enumerate(l.cost_per_shipment for l in lanes))).astype(float)
     transport_cost = float((shipped["qty"] * per_unit).sum() + per_shipment.sum())
 
     add("purchase_cost", purchase_cost, cur)
@@ -156,13 +157,21 @@ def _backorder_age(customer: pd.DataFrame, events: pd.DataFrame, horizon: float)
     their age at the end of the horizon)."""
     if customer.empty:
         return math.nan
-    placed = customer.set_index("order_id")["placed_time"]
-    allocated = events[(events["event"] == "allocated") & (events["order_type"] == "customer")]
-    allocated = allocated[allocated["order_id"].isin(placed.index)]
-    waits = allocated["time"].to_numpy() - placed.reindex(allocated["order_id"]).to_numpy()
+    waited = customer.loc[
+        customer["qty"] - customer["filled_immediately"] - customer["lost_qty"] > 1e-9,
+        ["order_id", "placed_time"],
+    ]
+    if waited.empty:
+        return math.nan
+    allocated = events.loc[
+        (events["event"] == "allocated") & (events["order_type"] == "customer"),
+        ["order_id", "time", "qty"],
+    ]
+    joined = allocated.merge(waited, on="order_id", how="inner")
+    waits = (joined["time"] - joined["placed_time"]).to_numpy()
     late = waits > 1e-9
-    weight = float(allocated["qty"].to_numpy()[late].sum())
-    total = float((waits[late] * allocated["qty"].to_numpy()[late]).sum())
+    weight = float(joined["qty"].to_numpy()[late].sum())
+    total = float((waits[late] * joined["qty"].to_numpy()[late]).sum())
     still_open = customer[customer["open_qty"] > 0]
     total += float(((horizon - still_open["placed_time"]) * still_open["open_qty"]).sum())
     weight += float(still_open["open_qty"].sum())
