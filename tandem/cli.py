@@ -115,6 +115,17 @@ def run(
         list[str] | None,
         typer.Option("--set", help="Override a field: PATH=VALUE (e.g. crm.campaigns[0].budget=5000)."),
     ] = None,
+    ci_halfwidth: Annotated[
+        float | None,
+        typer.Option("--ci-halfwidth", min=0.0,
+                     help="Add replications until the 95 % CI of --metric is this narrow."),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="KPI of --ci-halfwidth: METRIC or METRIC@SCOPE.")
+    ] = None,
+    max_replications: Annotated[
+        int, typer.Option("--max-replications", min=2, help="Cap of --ci-halfwidth.")
+    ] = 200,
 ) -> None:
     """Forecast demand, plan supply, simulate the plan, compute KPIs, write a run directory."""
     from tandem.pipeline import new_run_id, run_scenario, write_run
@@ -122,7 +133,13 @@ def run(
     try:
         resolved = load_scenario(scenario, _parse_sets(set_))
         with console.status(f"running {resolved.name} …"):
-            result = run_scenario(resolved, replications=replications, seed=seed)
+            if ci_halfwidth is None and metric is None:
+                result = run_scenario(resolved, replications=replications, seed=seed)
+            else:
+                from tandem.experiments import run_to_precision_cli
+
+                result = run_to_precision_cli(resolved, ci_halfwidth, metric, replications,
+                                              max_replications, seed)
         if out is None:
             run_id = new_run_id(resolved, runs_dir)
             run_dir = runs_dir / run_id
@@ -206,6 +223,7 @@ def track(
 # Command groups that live in their own modules register themselves on `app` when imported.
 # Add one import per module below (each module does `from tandem.cli import app`).
 # --- command modules ---
+import tandem.cli_experiments  # noqa: E402, F401
 # --- end command modules ---
 
 
