@@ -128,7 +128,10 @@ class SupplyNetwork:
         lanes = self.valid_lanes()
         provides: dict[str, set[str]] = {n: self._made_or_sold(n) for n in self.scenario.nodes}
         for node, spec in self.scenario.nodes.items():
-            provides[node] |= set(getattr(spec, "initial_inventory", {}) or {})
+            # a warehouse can pass on whatever it starts with; a plant passes on only what it
+            # makes (its starting components stay there)
+            if spec.kind == NodeKind.WAREHOUSE:
+                provides[node] |= set(spec.initial_inventory or {})
         carried: dict[int, set[str]] = {i: set() for i in lanes}
         changed = True
         while changed:

@@ -62,3 +62,19 @@ def test_items_flow_through_plants_by_bom() -> None:
     assert net.lane_items(3) == ("widget", "gadget")  # zones take finished goods only
     assert net.items_at("plant") == ("widget", "steel")
     assert net.sourcing_options("wh", "widget") == [2]
+
+
+def test_plant_starting_components_stay_at_the_plant() -> None:
+    data = tiny_scenario_dict(
+        products={"widget": {"price": 20, "bom": {"steel": 2}}, "steel": {"kind": "component"}},
+        nodes={
+            "sup": {"kind": "supplier", "supplies": {"steel": {"price": 1}}},
+            "plant": {"kind": "plant", "produces": {"widget": {}}, "initial_inventory": {"steel": 50}},
+            "wh": {"kind": "warehouse"},
+            "zone": {"kind": "customer_zone"},
+        },
+        lanes=[{"src": "sup", "dst": "plant"}, {"src": "plant", "dst": "wh"}, {"src": "wh", "dst": "zone"}],
+    )
+    net = SupplyNetwork(scenario_from_dict(data))
+    assert net.lane_items(1) == ("widget",)
+    assert net.items_at("wh") == ("widget",)
