@@ -133,7 +133,7 @@ _IN_PRODUCTION, _SHIPPED = EventType.IN_PRODUCTION.value, EventType.SHIPPED.valu
 _RECEIVED, _DELIVERED, _WRITTEN_OFF = EventType.RECEIVED.value, EventType.DELIVERED.value, EventType.WRITTEN_OFF.value
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Order:
     order_id: str
     order_type: str
@@ -156,7 +156,7 @@ class _Order:
     expected_arrival: float = math.nan
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Stock:
     node: str
     product: str
@@ -207,6 +207,8 @@ class Simulation:
                        else OrderStream(customer_orders))
         self._outcomes: list[tuple[Any, ...]] = []
         self._horizon = float(scenario.horizon_days)
+        self._transit_buffers: dict[int, list[float]] = {}
+        self._lane_rngs: dict[int, np.random.Generator] = {}
         self.streams = streams
         self.disruptions = disruptions or Disruptions([])
         self.env = simpy.Environment() if env is None else env
@@ -286,11 +288,28 @@ class Simulation:
                 remaining -= take
             t = float(day + 1)
 
+    def _transit(self, lane_index: int) -> float:
+        """Next transit time of a lane: drawn in blocks (one numpy call per block), lane by lane,
+        from the transport stream, so each lane's draws do not depend on other lanes' traffic."""
+        buffer = self._transit_buffers.get(lane_index)
+        if not buffer:
+            dist = self.net.lane(lane_index).lead_time
+            if not self.stochastic:
+                return max(0.0, dist.expected())
+            rng = self._lane_rngs.get(lane_index)
+            if rng is None:
+                seed = self.streams.transport.integers(0, 2**63 - 1)
+                rng = self._lane_rngs[lane_index] = np.random.default_rng([int(seed), lane_index])
+            buffer = np.maximum(np.asarray(dist.sample(rng, 512), dtype=float), 0.0).tolist()
+            buffer.reverse()
+            self._transit_buffers[lane_index] = buffer
+        return buffer.pop()
+
     def _dispatch(self, order: _Order, qty: float, src: str, lane_index: int,
                   on_arrival: Callable[[float], None]) -> None:
         lane = self.net.lane(lane_index)
         extra = self.disruptions.lane_extra_days(lane_index, self.env.now)
-        transit = self._duration(lane.lead_time, self.streams.transport) + extra
+        transit = self._transit(lane_index) + extra
         expected = self.env.now + lane.lead_time.expected() + extra
         order.shipped += qty
         if math.isnan(order.first_ship):

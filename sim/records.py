@@ -61,13 +61,14 @@ EVENT_COLUMNS = EventRecord._fields
 
 
 class EventLog:
-    """Append-only event log, kept column by column (cheap appends; one DataFrame at the end)."""
+    """Append-only event log of plain tuples (one cheap append per event), turned into one
+    DataFrame at the end."""
 
     def __init__(self) -> None:
-        self._columns: tuple[list[Any], ...] = tuple([] for _ in EVENT_COLUMNS)
+        self._rows: list[tuple[Any, ...]] = []
 
     def __len__(self) -> int:
-        return len(self._columns[0])
+        return len(self._rows)
 
     def add(
         self,
@@ -83,35 +84,27 @@ class EventLog:
     ) -> None:
         """Append one record; ``event`` and ``order_type`` are :class:`EventType` /
         :class:`OrderType` values (plain strings are accepted)."""
-        c = self._columns
-        c[0].append(time)
-        c[1].append(event)
-        c[2].append(order_id)
-        c[3].append(order_type)
-        c[4].append(node)
-        c[5].append(product)
-        c[6].append(qty)
-        c[7].append(expected_arrival)
-        c[8].append(lane)
+        self._rows.append((time, event, order_id, order_type, node, product, qty,
+                           expected_arrival, lane))
 
     @property
     def records(self) -> list[EventRecord]:
         """The log as :class:`EventRecord` tuples."""
-        return [EventRecord(*row) for row in zip(*self._columns, strict=True)]
+        return [EventRecord(*row) for row in self._rows]
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame with :data:`EVENT_COLUMNS` (time in days, qty in units)."""
-        c = self._columns
+        columns = list(zip(*self._rows, strict=True)) if self._rows else [()] * len(EVENT_COLUMNS)
         frame = pd.DataFrame({
-            "time": np.asarray(c[0], dtype=float),
-            "event": pd.array(c[1], dtype=object),
-            "order_id": pd.array(c[2], dtype=object),
-            "order_type": pd.array(c[3], dtype=object),
-            "node": pd.array(c[4], dtype=object),
-            "product": pd.array(c[5], dtype=object),
-            "qty": np.asarray(c[6], dtype=float),
-            "expected_arrival": np.asarray(c[7], dtype=float),
-            "lane": np.asarray(c[8], dtype=np.int64),
+            "time": np.asarray(columns[0], dtype=float),
+            "event": pd.array(columns[1], dtype=object),
+            "order_id": pd.array(columns[2], dtype=object),
+            "order_type": pd.array(columns[3], dtype=object),
+            "node": pd.array(columns[4], dtype=object),
+            "product": pd.array(columns[5], dtype=object),
+            "qty": np.asarray(columns[6], dtype=float),
+            "expected_arrival": np.asarray(columns[7], dtype=float),
+            "lane": np.asarray(columns[8], dtype=np.int64),
         })
         frame.attrs["unit"] = {"time": "day", "qty": "units", "expected_arrival": "day"}
         return frame
