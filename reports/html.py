@@ -10,19 +10,24 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["render_run_report", "svg_line_chart"]
+__all__ = ["PAGE_CSS", "render_run_report", "svg_line_chart"]
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1000px;
-color:#1d2733;line-height:1.4}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #dde}
-.sub{color:#5b6b7b}table{border-collapse:collapse;width:100%;font-size:.92rem}
-td,th{padding:.3rem .6rem;border-bottom:1px solid #eef}th{text-align:left;background:#f6f8fb}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{border:1px solid #dde;border-radius:8px;
-padding:.6rem 1rem;min-width:150px}.card .v{font-size:1.4rem;font-weight:600}.card .l{color:#5b6b7b;font-size:.85rem}
-svg text{font-size:11px;fill:#5b6b7b}@media print{body{margin:0}}
+PAGE_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem auto;max-width:1040px;
+padding:0 1.2rem;color:#1f2937;line-height:1.45;font-size:15px}
+h1{font-size:1.6rem;margin:0 0 .2rem}h2{font-size:1.2rem;margin-top:2rem;padding-bottom:.2rem;
+border-bottom:2px solid #e2e8f0}h3{font-size:1rem;margin:1.2rem 0 .4rem}
+.sub{color:#64748b;margin:.2rem 0}table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.4rem 0}
+td,th{padding:.32rem .6rem;border-bottom:1px solid #edf0f4;text-align:left}thead th{background:#f4f6f9;
+font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+code{font-size:.85em;background:#f4f6f9;padding:0 .2em;border-radius:3px}
+.cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{border:1px solid #e2e8f0;border-radius:8px;
+padding:.6rem 1rem;min-width:150px}.card .v{font-size:1.4rem;font-weight:600}.card .l{color:#64748b;font-size:.85rem}
+svg text{font-size:11px;fill:#64748b}
+@page{size:A4;margin:12mm}
+@media print{body{margin:0;max-width:none;padding:0;font-size:12px}h2{break-after:avoid}}
 """
+_CSS = PAGE_CSS
 
 _HEADLINE = (
     ("fill_rate", "Fill rate"),

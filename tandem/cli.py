@@ -224,6 +224,7 @@ def track(
 # Add one import per module below (each module does `from tandem.cli import app`).
 # --- command modules ---
 import tandem.cli_experiments  # noqa: E402, F401
+import tandem.cli_reports  # noqa: E402, F401
 # --- end command modules ---
 
 
