@@ -11,21 +11,41 @@ saturation, see :class:`scenarios.schema.Campaign`). Lines split over zones and 
 segment's mixes. Sampled counts are Poisson with these means; units per line are
 1 + NegBin with mean (u_s − 1) and coefficient of variation ``units_per_order_cv`` (Poisson where
 that CV is below the Poisson floor), so E[units] = u_s exactly.
+
+That aggregate model is used as long as the scenario needs nothing more. A scenario with
+customer-level features — a ``purchasing`` model (BG/NBD), an ``acquisition`` funnel, win-back,
+promotions or a ``service`` block — is simulated customer by customer instead
+(:mod:`crm_model.population`), and its forecast is the exact expectation of that process
+(:func:`crm_model.purchasing.expected_purchases`, :func:`crm_model.funnel.expected_acquisitions`),
+which for a plain segment is N_s·e^{−h d}·(f_s/365)·m(d) integrated over each day, with
+h = −ln(1 − c_s)/365. ``stream`` then returns a :class:`crm_model.service.CustomerStream` that
+generates orders period by period, with churn feedback from service when there is a ``service``
+block. The forecast assumes perfect service: ticket-driven churn is what the stress test adds.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from crm_model.drivers import SegmentDrivers, campaign_lift, segment_drivers
+from crm_model.funnel import expected_acquisitions
+from crm_model.population import CustomerBase
+from crm_model.purchasing import PurchaseModel, expected_purchases
+from crm_model.service import CustomerStream, ServiceDesk
 from crm_model.stream import OrderStream
-from scenarios.schema import Campaign, DemandDistribution, NodeKind, Scenario, ZoneDemand
+from scenarios.schema import DemandDistribution, NodeKind, Scenario, ZoneDemand
 
-__all__ = ["ORDER_COLUMNS", "DemandModel", "DemandShock", "campaign_lift"]
+__all__ = [
+    "ORDER_COLUMNS",
+    "DemandModel",
+    "DemandShock",
+    "campaign_lift",
+    "needs_customer_model",
+]
 
 ORDER_COLUMNS = (
     "order_id",
@@ -72,43 +92,6 @@ class DemandShock:
         return hit
 
 
-def campaign_lift(campaign: Campaign, start_date: dt.date, horizon_days: int) -> np.ndarray:
-    """Daily relative uplift of one campaign over the horizon.
-
-    Spend is spread evenly from ``start`` to ``end``; adstock A_t = x_t + λ·A_{t−1};
-    lift_t = max_lift · A_t^s / (A_t^s + K^s) (Jin et al. 2017, eqs. 1 and 3).
-
-    Examples
-    --------
-    >>> c = Campaign(name="c", channel="email", start="2027-01-01", end="2027-01-01", budget=1000,
-    ...              max_lift=0.5, half_saturation_spend_per_day=1000, adstock_decay=0.5)
-    >>> [round(x, 4) for x in campaign_lift(c, dt.date(2027, 1, 1), 3)]
-    [0.25, 0.1667, 0.1]
-    """
-    spend = np.zeros(horizon_days)
-    first = (campaign.start - start_date).days
-    last = (campaign.end - start_date).days
-    days = last - first + 1
-    lo, hi = max(first, 0), min(last, horizon_days - 1)
-    if days > 0 and lo <= hi:
-        spend[lo : hi + 1] = campaign.budget / days
-    adstock = np.zeros(horizon_days)
-    carry = 0.0
-    # carry-over from spend before the horizon start
-    if first < 0 and days > 0:
-        for _ in range(first, min(0, last + 1)):
-            carry = campaign.budget / days + campaign.adstock_decay * carry
-        for _ in range(min(0, last + 1), 0):
-            carry = campaign.adstock_decay * carry
-    for t in range(horizon_days):
-        carry = spend[t] + campaign.adstock_decay * carry
-        adstock[t] = carry
-    shape = campaign.hill_shape
-    k = campaign.half_saturation_spend_per_day
-    powered = np.power(adstock, shape)
-    return campaign.max_lift * powered / (powered + k**shape)
-
-
 class DemandModel:
     """The demand side of a scenario, from its CRM block.
 
@@ -132,6 +115,11 @@ class DemandModel:
         self._campaign_lifts = np.array(
             [campaign_lift(c, scenario.start_date, self.horizon) for c in scenario.crm.campaigns]
         ).reshape(len(scenario.crm.campaigns), self.horizon)
+        self.drivers: dict[str, SegmentDrivers] = {
+            name: segment_drivers(scenario, name) for name in self.segments
+        }
+        self.customer_level = needs_customer_model(scenario)
+        """Whether demand is simulated customer by customer (see the module docstring)."""
 
     # ----------------------------------------------------------------------------- rates
     def campaign_lifts(self) -> np.ndarray:
@@ -145,20 +133,25 @@ class DemandModel:
         )
 
     def segment_lift(self, segment: str) -> np.ndarray:
-        """Total uplift on ``segment`` per day (sum over campaigns targeting it)."""
-        mask = self._targets(segment)
-        if not mask.any():
+        """Average uplift on ``segment`` per day: Σ over campaigns targeting it of
+        reach × lift (reach 1 without a ``channel_mix``)."""
+        drivers = self.drivers[segment]
+        if not len(drivers.campaigns):
             return np.zeros(self.horizon)
-        return self._campaign_lifts[mask].sum(axis=0)
+        return (drivers.campaign_reach[:, None] * drivers.lifts).sum(axis=0)
 
     def expected_orders(self) -> np.ndarray:
         """Expected order lines per segment and day, shape (segments, horizon)."""
+        if self.customer_level:
+            return np.array(
+                [self._customer_expectation(name)[0].sum(axis=1) for name in self.segments]
+            ).reshape(len(self.segments), self.horizon)
         days = np.arange(self.horizon)
         rows = []
         for name in self.segments:
             seg = self.scenario.crm.segments[name]
             active = seg.customers * np.power(1.0 - seg.annual_churn_rate, days / 365.0)
-            rate = seg.orders_per_customer_per_year / 365.0
+            rate = float(seg.orders_per_customer_per_year or 0.0) / 365.0
             rows.append(active * rate * self._season * (1.0 + self.segment_lift(name)))
         return np.array(rows).reshape(len(self.segments), self.horizon)
 
@@ -174,10 +167,12 @@ class DemandModel:
         Columns ``day`` (int), ``segment``, ``zone``, ``product``, ``orders`` (expected order
         lines) and ``units`` (expected units). Rows with zero expectation are left out.
         """
-        orders = self.expected_orders()
         frames = []
         days = np.arange(self.horizon)
-        for s, name in enumerate(self.segments):
+        if self.customer_level:
+            frames += [self._expected_customer_segment(name) for name in self.segments]
+        orders = np.zeros((0, self.horizon)) if self.customer_level else self.expected_orders()
+        for s, name in enumerate(self.segments if not self.customer_level else []):
             seg = self.scenario.crm.segments[name]
             zones, zone_p = self._mix(seg.zone_mix)
             products, product_p = self._mix(seg.product_mix)
@@ -211,6 +206,56 @@ class DemandModel:
         table = table[table["orders"] > 0].reset_index(drop=True)
         table.attrs["unit"] = {"orders": "order lines", "units": "units", "day": "day"}
         return table
+
+    # ------------------------------------------------------------ customer-level forecast
+    def _customer_expectation(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Expected order lines and units per day and product of a customer-level segment,
+        shape (horizon, products) each: repeat purchases and win-backs, first orders of new
+        customers, and B2B call-offs."""
+        seg = self.scenario.crm.segments[name]
+        drivers = self.drivers[name]
+        model = PurchaseModel.from_segment(seg)
+        acquisition = seg.acquisition
+        wins = np.zeros(self.horizon)
+        if acquisition is not None:
+            _, wins = expected_acquisitions(acquisition, drivers, float(seg.customers))
+        purchases, _ = expected_purchases(
+            model, drivers.multiplier, drivers.group_probability, float(seg.customers), wins
+        )
+        prices = np.array([self.scenario.products[p].price for p in drivers.products], dtype=float)
+        if model.spend is not None:
+            p, q, gamma = model.spend
+            with np.errstate(divide="ignore"):
+                per_line = np.where(prices > 0, p * gamma / (q - 1.0) / prices, 0.0)
+        else:
+            per_line = np.full(len(drivers.products), seg.units_per_order)
+        deal = None if acquisition is None else acquisition.deal
+        first = wins if deal is None else np.zeros(self.horizon)
+        lines = (purchases + first)[:, None] * drivers.product_probability
+        units = lines * per_line[None, :]
+        if deal is not None:
+            calloffs = np.zeros(self.horizon)
+            for k in range(deal.orders):
+                calloffs += _shift(wins, k * deal.interval_days)
+            deal_lines = calloffs[:, None] * drivers.product_weights[None, :]
+            lines = lines + deal_lines
+            units = units + deal_lines * deal.units_mean
+        return lines, units
+
+    def _expected_customer_segment(self, name: str) -> pd.DataFrame:
+        drivers = self.drivers[name]
+        lines, units = self._customer_expectation(name)
+        zones, zone_p = list(drivers.zones), drivers.zone_weights
+        products = list(drivers.products)
+        n_zones, n_products = len(zones), len(products)
+        return pd.DataFrame({
+            "day": np.repeat(np.arange(self.horizon), n_zones * n_products),
+            "segment": name,
+            "zone": np.tile(np.repeat(zones, n_products), self.horizon),
+            "product": np.tile(np.tile(products, n_zones), self.horizon),
+            "orders": (lines[:, None, :] * zone_p[None, :, None]).ravel(),
+            "units": (units[:, None, :] * zone_p[None, :, None]).ravel(),
+        })
 
     @staticmethod
     def _plain_mean(entry: ZoneDemand) -> float:
@@ -247,6 +292,11 @@ class DemandModel:
         m > 1 adds an independent stream with (m − 1) times the matching rate, so the result is
         again a Poisson stream with m times the rate.
         """
+        if self.customer_level:
+            base = CustomerBase(self.scenario, self.drivers, rng, self._promise())
+            lines = _shock_lines(rng, base.advance(float(self.horizon)), shocks)
+            plain = [f for f in self._sample_plain(rng, shocks) if len(f)]
+            return self._finish([lines.drop(columns="kind"), *plain], self._promise())
         frames = self._sample_segments(rng, self.expected_orders())
         frames += self._sample_plain(rng, shocks)
         for shock in shocks:
@@ -254,8 +304,33 @@ class DemandModel:
         return self._finish(frames, self._promise())
 
     def stream(self, rng: np.random.Generator, shocks: Sequence[DemandShock] = ()) -> OrderStream:
-        """The order stream the simulation pulls from (here: :meth:`sample`, no feedback)."""
-        return OrderStream(self.sample(rng, shocks))
+        """The order stream the simulation pulls from.
+
+        Aggregate demand: :meth:`sample` served as an :class:`OrderStream` (no feedback).
+        Customer-level demand: a :class:`~crm_model.service.CustomerStream` that advances the
+        customer base period by period; with a ``service`` block it turns the reported service
+        outcomes into tickets and churn. Its ``tables()`` are the CRM tables of the run.
+        """
+        if not self.customer_level:
+            return OrderStream(self.sample(rng, shocks))
+        promise = self._promise()
+        base = CustomerBase(self.scenario, self.drivers, rng, promise)
+        plain = self._finish(self._sample_plain(rng, shocks), promise)
+        plain_times = plain["time"].to_numpy()
+        issued = [0]
+
+        def finish(lines: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
+            lines = _shock_lines(rng, lines, shocks).drop(columns="kind")
+            lo, hi = np.searchsorted(plain_times, [start, end], side="left")
+            extra = plain.iloc[lo:hi].drop(columns="order_id")
+            frames = [lines, extra] if len(extra) else [lines]
+            orders = self._finish(frames, promise, first_id=issued[0])
+            issued[0] += len(orders)
+            return orders
+
+        service = self.scenario.crm.service
+        desk = None if service is None else ServiceDesk(service, rng)
+        return CustomerStream(base, finish, desk)
 
     def _sample_segments(self, rng: np.random.Generator, expected: np.ndarray) -> list[pd.DataFrame]:
         campaigns = [c.name for c in self.scenario.crm.campaigns]
@@ -378,7 +453,8 @@ class DemandModel:
         mask = self._targets(segment)
         if not mask.any() or len(day) == 0:
             return out
-        lifts = self._campaign_lifts[mask][:, day]  # (c, n)
+        reach = self.drivers[segment].campaign_reach
+        lifts = self._campaign_lifts[mask][:, day] * reach[:, None]  # (c, n)
         total = lifts.sum(axis=0)
         cumulative = np.cumsum(lifts, axis=0) / (1.0 + total)
         u = rng.random(len(day))
@@ -387,8 +463,14 @@ class DemandModel:
         return names[index]
 
     @staticmethod
-    def _finish(frames: list[pd.DataFrame], promise: dict[str, float]) -> pd.DataFrame:
-        if frames:
+    def _finish(
+        frames: list[pd.DataFrame], promise: dict[str, float], first_id: int = 0
+    ) -> pd.DataFrame:
+        """Stack, sort by time, number ``CO-…`` from ``first_id`` and set requested times (a
+        frame's own ``requested_time`` wins; else time + the zone's promise)."""
+        if len(frames) == 1 and frames[0]["time"].is_monotonic_increasing:
+            orders = frames[0].reset_index(drop=True)
+        elif frames:
             orders = pd.concat(frames, ignore_index=True)
         else:
             orders = pd.DataFrame(
@@ -402,8 +484,77 @@ class DemandModel:
                     "campaign": pd.Series(dtype=object),
                 }
             )
-        orders = orders.sort_values("time", kind="stable").reset_index(drop=True)
-        orders.insert(0, "order_id", [f"CO-{i:07d}" for i in range(len(orders))])
-        orders["requested_time"] = orders["time"] + orders["zone"].map(promise).fillna(0.0).astype(float)
+        if not orders["time"].is_monotonic_increasing:
+            orders = orders.sort_values("time", kind="stable").reset_index(drop=True)
+        orders.insert(0, "order_id", _order_ids(first_id, len(orders)))
+        given = orders.pop("requested_time") if "requested_time" in orders else None
+        if given is None or given.isna().any():
+            promised = orders["time"] + orders["zone"].map(promise).fillna(0.0).astype(float)
+            given = promised if given is None else given.astype(float).fillna(promised)
+        orders["requested_time"] = given
+        orders = orders[list(ORDER_COLUMNS)]
         orders.attrs["unit"] = {"time": "day", "requested_time": "day", "qty": "units"}
         return orders
+
+
+def needs_customer_model(scenario: Scenario) -> bool:
+    """Whether the scenario's CRM needs customers simulated one by one (purchase models,
+    acquisition, win-back, promotions or service feedback) rather than aggregate counts."""
+    crm = scenario.crm
+    return bool(
+        crm.service is not None
+        or crm.promotions
+        or any(
+            seg.purchasing is not None or seg.acquisition is not None or seg.winback_per_year > 0
+            for seg in crm.segments.values()
+        )
+    )
+
+
+def _shift(daily: np.ndarray, offset: float) -> np.ndarray:
+    """``daily`` counts (spread uniformly within each day) moved ``offset`` days later."""
+    whole = int(np.floor(offset))
+    frac = offset - whole
+    out = np.zeros_like(daily)
+    horizon = len(daily)
+    if whole < horizon:
+        out[whole:] += (1.0 - frac) * daily[: horizon - whole]
+    if whole + 1 < horizon and frac > 0:
+        out[whole + 1 :] += frac * daily[: horizon - whole - 1]
+    return out
+
+
+def _order_ids(first: int, n: int) -> list[str] | pd.Series:
+    """``CO-0000000``-style ids numbered from ``first``."""
+    if n < 100_000:
+        return [f"CO-{i:07d}" for i in range(first, first + n)]
+    numbers = pd.Series(np.arange(first, first + n)).astype(str).str.zfill(7)
+    return ("CO-" + numbers).to_numpy()
+
+
+def _shock_lines(
+    rng: np.random.Generator, lines: pd.DataFrame, shocks: Sequence[DemandShock]
+) -> pd.DataFrame:
+    """Demand shocks on customer-level lines: m < 1 keeps each matching line with probability
+    m; m > 1 adds Poisson(m − 1) copies of each matching line (same customer, a uniform time in
+    the same day and window), so the expected matching rate is m times as high."""
+    if not shocks:
+        return lines
+    for shock in shocks:
+        if len(lines) == 0:
+            break
+        match = shock.mask(lines)
+        if shock.multiplier < 1.0:
+            lines = lines[~match | (rng.random(len(lines)) < shock.multiplier)]
+        elif shock.multiplier > 1.0 and match.any():
+            copies = rng.poisson(shock.multiplier - 1.0, int(match.sum()))
+            extra = lines[match].loc[lines[match].index.repeat(copies)].copy()
+            day = np.floor(extra["time"].to_numpy())
+            lo = np.maximum(day, shock.start)
+            hi = np.minimum(day + 1.0, shock.end)
+            time = lo + rng.random(len(extra)) * np.maximum(hi - lo, 0.0)
+            delay = extra["requested_time"].to_numpy() - extra["time"].to_numpy()
+            extra["time"] = time
+            extra["requested_time"] = time + delay
+            lines = pd.concat([lines, extra], ignore_index=True)
+    return lines.sort_values("time", kind="stable").reset_index(drop=True)

@@ -28,6 +28,7 @@ from scenarios.schema import (
 
 __all__ = [
     "ALL_CHECKS",
+    "check_acquisition",
     "check_bom",
     "check_campaigns",
     "check_demand",
@@ -37,8 +38,11 @@ __all__ = [
     "check_names",
     "check_node_items",
     "check_policies",
+    "check_promotions",
+    "check_purchase_models",
     "check_seasonality",
     "check_segments",
+    "check_service",
     "check_sourcing",
     "check_sourcing_rules",
     "check_zone_reachable",
@@ -499,6 +503,110 @@ def check_sourcing_rules(scenario: Scenario) -> list[Problem]:
     return problems
 
 
+def _check_duration(path: str, dist: Distribution) -> list[Problem]:
+    """Like the lead-time check, worded for any duration (dwell, resolution)."""
+    return [
+        Problem(p.path, p.message.replace("lead time", "duration"))
+        for p in _check_distribution(path, dist)
+    ]
+
+
+def check_purchase_models(scenario: Scenario) -> list[Problem]:
+    """Each segment has one purchase model, spend needs priced products, reach is a share."""
+    problems = []
+    for seg_id, seg in scenario.crm.segments.items():
+        base = f"crm.segments.{seg_id}"
+        has_rate = seg.orders_per_customer_per_year is not None
+        if has_rate == (seg.purchasing is not None):
+            problems.append(
+                Problem(base, "needs either orders_per_customer_per_year or purchasing (not both)")
+            )
+        if seg.purchasing is not None and seg.purchasing.spend is not None:
+            for item, weight in seg.product_mix.items():
+                product = scenario.products.get(item)
+                if weight > 0 and product is not None and product.price <= 0:
+                    problems.append(
+                        Problem(
+                            f"{base}.product_mix.{item}",
+                            "purchasing.spend needs a price > 0 to turn value into units",
+                        )
+                    )
+        for channel, reach in seg.channel_mix.items():
+            if not 0.0 <= reach <= 1.0:
+                problems.append(
+                    Problem(f"{base}.channel_mix.{channel}", f"reach must be in [0, 1] (got {reach})")
+                )
+    return problems
+
+
+def check_acquisition(scenario: Scenario) -> list[Problem]:
+    """Funnel stages have valid dwell-time distributions; a market with no one in it is empty."""
+    problems = []
+    for seg_id, seg in scenario.crm.segments.items():
+        acquisition = seg.acquisition
+        if acquisition is None:
+            continue
+        base = f"crm.segments.{seg_id}.acquisition"
+        for stage in ("qualify", "propose", "win"):
+            problems += _check_duration(f"{base}.{stage}.dwell", getattr(acquisition, stage).dwell)
+        rates = acquisition.innovation_per_year + acquisition.imitation_per_year
+        if acquisition.prospects > 0 and rates <= 0:
+            problems.append(
+                Problem(base, "prospects never become leads: set innovation_per_year or "
+                        "imitation_per_year")
+            )
+        if acquisition.imitation_per_year > 0 and acquisition.innovation_per_year <= 0 and (
+            seg.customers == 0
+        ):
+            problems.append(
+                Problem(f"{base}.innovation_per_year", "word of mouth needs a first customer: "
+                        "with no customers at start set innovation_per_year > 0")
+            )
+    return problems
+
+
+def check_promotions(scenario: Scenario) -> list[Problem]:
+    """Promotions end after they start and name known sold products and segments."""
+    problems = []
+    for i, promo in enumerate(scenario.crm.promotions):
+        path = f"crm.promotions[{i}]"
+        if promo.end < promo.start:
+            problems.append(
+                Problem(f"{path}.end", f"ends ({promo.end}) before it starts ({promo.start})")
+            )
+        for item in promo.products:
+            product = scenario.products.get(item)
+            if product is None:
+                problems.append(Problem(f"{path}.products", f"unknown product '{item}'"))
+            elif product.kind == ProductKind.COMPONENT:
+                problems.append(Problem(f"{path}.products", f"'{item}' is a component"))
+        for seg in promo.target_segments:
+            if seg not in scenario.crm.segments:
+                problems.append(Problem(f"{path}.target_segments", f"unknown segment '{seg}'"))
+    return problems
+
+
+def check_service(scenario: Scenario) -> list[Problem]:
+    """Ticket channels have weights ≥ 0 with a positive sum and a valid resolution time."""
+    service = scenario.crm.service
+    if service is None:
+        return []
+    problems = []
+    weights = service.channel_mix
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        problems.append(
+            Problem("crm.service.channel_mix", "weights must be ≥ 0 with a positive sum")
+        )
+    for channel, weight in weights.items():
+        if weight > 0 and channel not in service.resolution_days:
+            problems.append(
+                Problem(f"crm.service.resolution_days.{channel}", "missing for a channel in use")
+            )
+    for channel, dist in service.resolution_days.items():
+        problems += _check_duration(f"crm.service.resolution_days.{channel}", dist)
+    return problems
+
+
 ALL_CHECKS: tuple[Callable[[Scenario], list[Problem]], ...] = (
     check_names,
     check_distributions,
@@ -514,6 +622,10 @@ ALL_CHECKS: tuple[Callable[[Scenario], list[Problem]], ...] = (
     check_sourcing_rules,
     check_demand,
     check_disruptions,
+    check_purchase_models,
+    check_acquisition,
+    check_promotions,
+    check_service,
 )
 
 

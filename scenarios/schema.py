@@ -18,12 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CRM",
+    "Acquisition",
     "Allocation",
     "Bucket",
     "Campaign",
     "Channel",
     "Costs",
     "CustomerZone",
+    "Deal",
     "DemandDistribution",
     "Disruption",
     "DisruptionKind",
@@ -40,15 +42,22 @@ __all__ = [
     "Product",
     "ProductKind",
     "ProductionSpec",
+    "Promotion",
+    "Purchasing",
     "Scenario",
     "Seasonality",
     "Segment",
+    "Service",
     "SimulationSettings",
+    "SolverSettings",
     "SourcingRule",
     "SourcingRuleKind",
-    "SolverSettings",
+    "Spend",
+    "Stage",
     "Supplier",
     "SupplierOffer",
+    "SupportChannel",
+    "TimeUnit",
     "TransportMode",
     "UnmetDemand",
     "Warehouse",
@@ -488,13 +497,130 @@ class Channel(StrEnum):
     DIRECT_MAIL = "direct_mail"
 
 
+class TimeUnit(StrEnum):
+    """Time unit of purchase-model parameters (fitted models are usually weekly)."""
+
+    DAY = "day"
+    WEEK = "week"
+
+    @property
+    def days(self) -> int:
+        return 1 if self is TimeUnit.DAY else 7
+
+
+class Spend(_Model):
+    """Order value per purchase, Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV: using
+    iso-value curves", JMR 42(4); Fader & Hardie 2013, "The Gamma-Gamma model of monetary value").
+
+    Each customer has a spend rate ν ~ Gamma(q, γ) (shape q, rate γ); each of their purchases is
+    worth z ~ Gamma(p, ν), so E[z | ν] = p/ν and E[z] = p·γ/(q − 1). An order line's quantity is
+    its value divided by the product's price (fractional units allowed).
+    """
+
+    p: float = _field(..., description="p: shape of the value of one purchase.", gt=0)
+    q: float = _field(..., description="q: shape of the customers' spend rates (> 1: finite mean).", gt=1)
+    gamma: float = _field(..., unit="currency", description="γ: scale of the customers' spend rates.", gt=0)
+
+    def mean(self) -> float:
+        """Expected value of one purchase, p·γ/(q − 1)."""
+        return self.p * self.gamma / (self.q - 1.0)
+
+
+class Purchasing(_Model):
+    """Repeat purchasing of a segment's customers, BG/NBD (Fader, Hardie & Lee 2005, "Counting
+    your customers the easy way", Marketing Science 24(2), 275-284).
+
+    While alive, a customer buys as a Poisson process with rate λ ~ Gamma(r, α) (shape r, rate α,
+    per ``time_unit``); after each repeat purchase they drop out for good with probability
+    p ~ Beta(a, b). Fitted parameters from ``tandem predict --emit-scenario`` fit here unchanged.
+    """
+
+    r: float = _field(..., description="r: shape of the gamma distribution of purchase rates.", gt=0)
+    alpha: float = _field(
+        ..., unit="time units", description="α: rate (inverse scale) of that distribution.", gt=0
+    )
+    a: float = _field(..., description="a: first shape of the beta distribution of dropout.", gt=0)
+    b: float = _field(..., description="b: second shape of the beta distribution of dropout.", gt=0)
+    time_unit: TimeUnit = _field(TimeUnit.WEEK, description="Time unit of α (and of λ).")
+    spend: Spend | None = _field(
+        None, description="Value per purchase (None: units_per_order and units_per_order_cv)."
+    )
+
+    def mean_rate_per_day(self) -> float:
+        """E[λ] in purchases per day per alive customer: r / α / days per time unit."""
+        return self.r / self.alpha / self.time_unit.days
+
+
+class Stage(_Model):
+    """One step of the funnel: after ``dwell`` days in the stage, a lead moves on with
+    probability ``conversion`` and is lost (back to the prospects) otherwise."""
+
+    conversion: float = _field(
+        1.0, unit="probability", description="Share of leads in the stage that move on.", ge=0, le=1
+    )
+    dwell: Distribution = _field(
+        default_factory=lambda: _fixed(0.0), description="Days spent in the stage before the decision."
+    )
+
+
+class Deal(_Model):
+    """What a won B2B deal orders: one call-off (one-off) or ``orders`` call-offs every
+    ``interval_days`` (a recurring contract), each of one product drawn from the segment's
+    product mix, with a lognormal size."""
+
+    units_mean: float = _field(..., unit="units", description="Mean units per call-off.", gt=0)
+    units_cv: float = _field(0.5, unit="ratio", description="Coefficient of variation of units.", ge=0)
+    orders: int = _field(1, unit="orders", description="Call-offs per deal (1: one-off).", ge=1)
+    interval_days: float = _field(30.0, unit="days", description="Days between call-offs.", gt=0)
+    start_after_days: float = _field(
+        0.0, unit="days", description="Requested date of each call-off after it is placed.", ge=0
+    )
+
+
+class Acquisition(_Model):
+    """New customers: prospects become leads and move through the funnel
+    lead → qualified → opportunity → customer.
+
+    Leads arise by the generalized Bass model (Bass 1969, Management Science 15(5), eq. 1;
+    Bass, Krishnan & Jain 1994, Marketing Science 13(3)): the daily hazard of a prospect becoming
+    a lead is h(t) = (p + q·C(t)/M)·(1 + lift(t)), with innovation p, imitation (word of mouth) q,
+    C(t) customers ever won, M the market (prospects + customers at start) and lift(t) the
+    campaigns' lead lift. A lead lost at a stage returns to the prospects.
+    """
+
+    prospects: int = _field(..., unit="prospects", description="Prospects at start.", ge=0)
+    innovation_per_year: float = _field(
+        0.0, unit="1/year", description="p: lead rate of a prospect from outside influence.", ge=0
+    )
+    imitation_per_year: float = _field(
+        0.0, unit="1/year", description="q: extra lead rate when every prospect's peers are customers.", ge=0
+    )
+    qualify: Stage = _field(default_factory=Stage, description="lead → qualified.")
+    propose: Stage = _field(default_factory=Stage, description="qualified → opportunity.")
+    win: Stage = _field(default_factory=Stage, description="opportunity → customer.")
+    deal: Deal | None = _field(
+        None, description="B2B deal ordered when won (None: a first order like any other)."
+    )
+
+
 class Segment(_Model):
-    """A group of customers who buy alike."""
+    """A group of customers who buy alike.
+
+    Customers buy at ``orders_per_customer_per_year`` each (every customer alike, the same as
+    the segment's aggregate Poisson rate), or by a ``purchasing`` model with heterogeneous rates
+    and dropout. ``annual_churn_rate`` is a time-based churn on top of either.
+    """
 
     name: str | None = _field(None, description="Display name (defaults to the id).")
     customers: int = _field(..., unit="customers", description="Active customers at start.", ge=0)
-    orders_per_customer_per_year: float = _field(
-        ..., unit="orders/customer/year", description="Base purchase rate of an active customer.", ge=0
+    orders_per_customer_per_year: float | None = _field(
+        None,
+        unit="orders/customer/year",
+        description="Base purchase rate of an active customer (required without `purchasing`).",
+        ge=0,
+    )
+    purchasing: Purchasing | None = _field(
+        None, description="BG/NBD repeat purchasing (replaces orders_per_customer_per_year)."
     )
     units_per_order: float = _field(
         1.0, unit="units/order", description="Mean units per order line (at least 1).", ge=1
@@ -508,10 +634,34 @@ class Segment(_Model):
     zone_mix: dict[str, float] = _field(
         ..., unit="weight", description="Customer zone id → share of this segment's customers."
     )
+    channel_mix: dict[Channel, float] = _field(
+        default_factory=dict,
+        unit="probability",
+        description="Channel → share of customers and prospects a campaign on it reaches "
+        "(empty: every channel reaches everyone).",
+    )
+    price_elasticity: float = _field(
+        0.0,
+        description="ε: a promotion's discount d multiplies purchase rates by (1 − d)^(−ε) "
+        "(constant elasticity; Bijmolt et al. 2005 report a mean of 2.6).",
+        ge=0,
+    )
     annual_churn_rate: float = _field(
         0.0, unit="1/year", description="Fraction of customers lost per year (exponential).", ge=0, lt=1
     )
+    winback_per_year: float = _field(
+        0.0, unit="1/year", description="Rate at which a churned customer comes back with an order.", ge=0
+    )
+    acquisition: Acquisition | None = _field(
+        None, description="Prospects, word of mouth and the funnel that makes new customers."
+    )
     priority: int = _field(0, description="Allocation priority when stock is short (higher first).")
+
+    def reach(self, channel: Channel) -> float:
+        """Share of the segment a campaign on ``channel`` reaches."""
+        if not self.channel_mix:
+            return 1.0
+        return float(self.channel_mix.get(channel, 0.0))
 
 
 class Seasonality(_Model):
@@ -528,7 +678,8 @@ class Campaign(_Model):
     Response (Jin et al. 2017, "Bayesian methods for media mix modeling with carryover and shape
     effects", Google): daily spend x_t is carried over by geometric adstock
     A_t = x_t + λ·A_{t−1}, and saturates by a Hill curve, lift_t = max_lift · A_t^s / (A_t^s + K^s),
-    a relative uplift of the purchase rate of target customers.
+    a relative uplift of the purchase rate of target customers (and, with ``lead_lift``, of the
+    lead rate of target prospects) whom the channel reaches (``Segment.channel_mix``).
     """
 
     name: str = _field(..., description="Campaign name.")
@@ -536,11 +687,17 @@ class Campaign(_Model):
     start: dt.date = _field(..., description="First day of spend.")
     end: dt.date = _field(..., description="Last day of spend (inclusive).")
     budget: float = _field(..., unit="currency", description="Total spend, spread evenly.", ge=0)
+    cost_per_contact: float | None = _field(
+        None, unit="currency/contact", description="Cost of one contact (None: contacts not counted).", gt=0
+    )
     target_segments: tuple[str, ...] = _field(
         (), description="Segments reached (empty: all segments)."
     )
     max_lift: float = _field(
         0.2, unit="fraction", description="Largest relative uplift of purchase rate (0.3 = +30 %).", ge=0
+    )
+    lead_lift: float | None = _field(
+        None, unit="fraction", description="Largest relative uplift of the lead rate (None: max_lift).", ge=0
     )
     half_saturation_spend_per_day: float = _field(
         1000.0, unit="currency/day", description="K: adstocked daily spend giving half of max_lift.", gt=0
@@ -551,13 +708,98 @@ class Campaign(_Model):
     )
 
 
+class Promotion(_Model):
+    """A price promotion: ``discount`` off the listed products for target segments, which buy
+    (1 − discount)^(−price_elasticity) times as often while it runs."""
+
+    name: str = _field(..., description="Promotion name.")
+    start: dt.date = _field(..., description="First day.")
+    end: dt.date = _field(..., description="Last day (inclusive).")
+    discount: float = _field(..., unit="fraction", description="Price reduction (0.2 = 20 % off).", gt=0, lt=1)
+    products: tuple[str, ...] = _field((), description="Products on promotion (empty: all).")
+    target_segments: tuple[str, ...] = _field((), description="Segments offered it (empty: all).")
+
+
+class SupportChannel(StrEnum):
+    """Channels customers raise service tickets on."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    CHAT = "chat"
+
+
+def _default_resolution() -> dict[SupportChannel, Distribution]:
+    return {
+        SupportChannel.EMAIL: Distribution(dist=DistributionKind.LOGNORMAL, mean=2.0, cv=0.8),
+        SupportChannel.PHONE: Distribution(dist=DistributionKind.LOGNORMAL, mean=1.0, cv=1.0),
+        SupportChannel.CHAT: Distribution(dist=DistributionKind.LOGNORMAL, mean=0.5, cv=1.0),
+    }
+
+
+class Service(_Model):
+    """Customer service and churn feedback; its presence makes demand react to service.
+
+    Tickets arise from product problems (a share of order lines) and from the supply side: order
+    lines the simulation reports backordered, lost or late. A ticket's customer churns with
+    probability ``churn_if_resolved`` or ``churn_if_unresolved`` (unresolved: never resolved, or
+    resolved after ``resolution_target_days``), times ``repeat_factor`` per earlier ticket of the
+    same customer within ``memory_days`` (capped at 1): failed recovery and repeated failures
+    drive switching (Keaveney 1995, J. Marketing 59(2); Knox & van Oest 2014, J. Marketing 78(5)).
+    """
+
+    product_issue_probability: float = _field(
+        0.0, unit="probability", description="Chance an order line raises a product-problem ticket.", ge=0, le=1
+    )
+    ticket_if_backordered: float = _field(
+        0.3, unit="probability", description="Chance a backordered line raises a ticket.", ge=0, le=1
+    )
+    ticket_if_lost: float = _field(
+        0.7, unit="probability", description="Chance a lost (unserved) line raises a ticket.", ge=0, le=1
+    )
+    ticket_if_late: float = _field(
+        0.3, unit="probability", description="Chance a late delivery raises a ticket.", ge=0, le=1
+    )
+    channel_mix: dict[SupportChannel, float] = _field(
+        default_factory=lambda: {
+            SupportChannel.EMAIL: 0.5, SupportChannel.PHONE: 0.3, SupportChannel.CHAT: 0.2
+        },
+        unit="weight",
+        description="Support channel → share of tickets raised on it.",
+    )
+    resolution_days: dict[SupportChannel, Distribution] = _field(
+        default_factory=_default_resolution, description="Support channel → days to resolve a ticket."
+    )
+    unresolved_probability: float = _field(
+        0.05, unit="probability", description="Chance a ticket is never resolved.", ge=0, le=1
+    )
+    resolution_target_days: float = _field(
+        3.0, unit="days", description="Tickets resolved later than this count as unresolved.", gt=0
+    )
+    churn_if_resolved: float = _field(
+        0.02, unit="probability", description="Churn chance after a ticket resolved in time.", ge=0, le=1
+    )
+    churn_if_unresolved: float = _field(
+        0.15, unit="probability", description="Churn chance after an unresolved ticket.", ge=0, le=1
+    )
+    repeat_factor: float = _field(
+        2.0, unit="multiplier", description="Churn chance multiplier per earlier recent ticket.", ge=1
+    )
+    memory_days: float = _field(
+        180.0, unit="days", description="How long a ticket counts as an earlier ticket.", gt=0
+    )
+
+
 class CRM(_Model):
     """Customers and campaigns: the source of demand."""
 
     segments: dict[str, Segment] = _field(default_factory=dict, description="Segment id → segment.")
     campaigns: list[Campaign] = _field(default_factory=list, description="Marketing campaigns.")
+    promotions: list[Promotion] = _field(default_factory=list, description="Price promotions.")
     seasonality: Seasonality = _field(
         default_factory=Seasonality, description="Calendar multipliers on purchase rates."
+    )
+    service: Service | None = _field(
+        None, description="Tickets and churn feedback from service (None: demand ignores service)."
     )
 
 

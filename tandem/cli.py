@@ -225,6 +225,7 @@ def track(
 # --- command modules ---
 import tandem.cli_experiments  # noqa: E402, F401
 import tandem.cli_reports  # noqa: E402, F401
+import tandem.cli_crm  # noqa: E402, F401
 # --- end command modules ---
 
 

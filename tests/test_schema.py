@@ -52,6 +52,10 @@ from scenarios.checks import (
     check_sourcing,
     check_sourcing_rules,
     check_zone_reachable,
+    check_purchase_models,
+    check_acquisition,
+    check_promotions,
+    check_service,
     run_checks,
 )
 from scenarios.docs import EXAMPLE, REGENERATE, render_scenario_format
@@ -562,6 +566,76 @@ def test_check_sourcing_rules() -> None:
         Problem("sourcing[3].node", "unknown node 'DC9'"),
     ]
 
+
+
+def test_check_purchase_models() -> None:
+    data = small_dict()
+    homes = data["crm"]["segments"]["homes"]
+    homes["purchasing"] = {"r": 1, "alpha": 2, "a": 1, "b": 2, "spend": {"p": 2, "q": 3, "gamma": 10}}
+    homes["channel_mix"] = {"email": 1.5}
+    data["products"]["gadget"]["price"] = 0.0
+    data["crm"]["segments"]["flats"] = {"customers": 5, "product_mix": {"widget": 1},
+                                        "zone_mix": {"zone": 1}}
+    assert check_purchase_models(build(data)) == [
+        Problem("crm.segments.homes", "needs either orders_per_customer_per_year or purchasing (not both)"),
+        Problem("crm.segments.homes.product_mix.gadget",
+                "purchasing.spend needs a price > 0 to turn value into units"),
+        Problem("crm.segments.homes.channel_mix.email", "reach must be in [0, 1] (got 1.5)"),
+        Problem("crm.segments.flats", "needs either orders_per_customer_per_year or purchasing (not both)"),
+    ]  # fmt: skip
+
+
+def test_check_acquisition() -> None:
+    data = small_dict()
+    homes = data["crm"]["segments"]["homes"]
+    homes["acquisition"] = {"prospects": 100, "qualify": {"dwell": {"dist": "uniform", "low": 3}}}
+    data["crm"]["segments"]["new"] = {
+        "customers": 0, "orders_per_customer_per_year": 1, "product_mix": {"widget": 1},
+        "zone_mix": {"zone": 1},
+        "acquisition": {"prospects": 10, "imitation_per_year": 1,
+                        "win": {"dwell": {"dist": "fixed", "mean": -1}}},
+    }
+    assert check_acquisition(build(data)) == [
+        Problem("crm.segments.homes.acquisition.qualify.dwell.high", "required for a uniform distribution"),
+        Problem("crm.segments.homes.acquisition",
+                "prospects never become leads: set innovation_per_year or imitation_per_year"),
+        Problem("crm.segments.new.acquisition.win.dwell.mean", "duration cannot be negative (got -1.0)"),
+        Problem("crm.segments.new.acquisition.innovation_per_year",
+                "word of mouth needs a first customer: with no customers at start set "
+                "innovation_per_year > 0"),
+    ]  # fmt: skip
+
+
+def test_check_promotions() -> None:
+    data = small_dict()
+    data["crm"]["promotions"] = [
+        {"name": "ok", "start": "2027-01-05", "end": "2027-01-09", "discount": 0.2},
+        {"name": "bad", "start": "2027-01-09", "end": "2027-01-05", "discount": 0.2,
+         "products": ["gear", "nothing"], "target_segments": ["flats"]},
+    ]
+    assert check_promotions(build(data)) == [
+        Problem("crm.promotions[1].end", "ends (2027-01-05) before it starts (2027-01-09)"),
+        Problem("crm.promotions[1].products", "'gear' is a component"),
+        Problem("crm.promotions[1].products", "unknown product 'nothing'"),
+        Problem("crm.promotions[1].target_segments", "unknown segment 'flats'"),
+    ]
+
+
+def test_check_service() -> None:
+    data = small_dict()
+    assert check_service(build(data)) == []  # no service block
+    data["crm"]["service"] = {
+        "channel_mix": {"email": 0, "chat": 0},
+        "resolution_days": {"email": {"dist": "lognormal", "mean": 2}},
+    }
+    assert check_service(build(data)) == [
+        Problem("crm.service.channel_mix", "weights must be ≥ 0 with a positive sum"),
+        Problem("crm.service.resolution_days.email.cv", "required for a lognormal distribution"),
+    ]
+    data["crm"]["service"] = {"channel_mix": {"chat": 1}, "resolution_days": {"email": {"mean": 1}}}
+    assert check_service(build(data)) == [
+        Problem("crm.service.resolution_days.chat", "missing for a channel in use"),
+    ]
 
 # ------------------------------------------------------------------- (c) base: and overrides
 def test_deep_merge_merges_mappings_and_replaces_everything_else() -> None:
