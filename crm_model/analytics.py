@@ -7,7 +7,8 @@ customer on one day count as one purchase (amounts summed); only transactions on
 calibration end are used; per customer, the frequency x is the number of repeat purchases (days
 with a purchase, minus one), the recency t_x the time from the first to the last purchase, T the
 time from the first purchase to the calibration end, and the monetary value m_x the mean value of
-the repeat purchases. Times are in weeks (default) or days.
+the repeat purchases. Times are in weeks (default) or days. Dates are read as ISO 8601
+(``2027-01-04``, optionally with a time of day); anything else is reported, not guessed.
 
 BG/NBD likelihood of one customer (FHL 2005, eq. 6):
 
@@ -119,11 +120,11 @@ def summarize_transactions(
     if pd.isna(end):
         raise DataError(f"calibration end {calibration_end!r} is not a date")
     raw_dates = transactions[date_col]
-    dates = pd.to_datetime(raw_dates.astype(str), errors="coerce", format="mixed")
+    dates = pd.to_datetime(raw_dates.astype(str), errors="coerce", format="ISO8601")
     bad_date = dates.isna().to_numpy() | raw_dates.isna().to_numpy()
     if bad_date.any():
         problems.append(f"column '{date_col}': {int(bad_date.sum())} value(s) are not dates "
-                        f"({_rows(bad_date, raw_dates)})")
+                        f"({_rows(bad_date, raw_dates)}); use YYYY-MM-DD")
     customers = transactions[customer_col]
     no_customer = customers.isna().to_numpy()
     if no_customer.any():
