@@ -21,15 +21,19 @@ def load_raw_scaled(name: str, customers: int) -> Scenario:
     base = load_scenario(name)
     total = sum(s.customers for s in base.crm.segments.values())
     factor = customers / total
-    overrides = {f"crm.segments.{k}.customers": round(s.customers * factor)
-                 for k, s in base.crm.segments.items()}
+    overrides = {
+        f"crm.segments.{k}.customers": round(s.customers * factor)
+        for k, s in base.crm.segments.items()
+    }
     # scale starting stock too, so the plan is not all backorders
     for node_id, node in base.nodes.items():
         for item, qty in getattr(node, "initial_inventory", {}).items():
             overrides[f"nodes.{node_id}.initial_inventory.{item}"] = qty * factor
         for item, offer in getattr(node, "supplies", {}).items():
             if offer.capacity_per_day is not None:
-                overrides[f"nodes.{node_id}.supplies.{item}.capacity_per_day"] = offer.capacity_per_day * factor
+                overrides[f"nodes.{node_id}.supplies.{item}.capacity_per_day"] = (
+                    offer.capacity_per_day * factor
+                )
     overrides["horizon_days"] = 365
     return load_scenario(name, overrides)
 

@@ -83,10 +83,14 @@ def main() -> None:
         sim_rates.append(rate)
         raw_rates.append(raw_simpy())
     sim_rate, raw_rate = max(sim_rates), max(raw_rates)
-    print(f"scenario={args.scenario} logged_events={logged} simpy_events={steps} "
-          f"repeats={args.repeat} (best of)")
-    print(f"sim_events_per_s={sim_rate:.0f} raw_simpy_events_per_s={raw_rate:.0f} "
-          f"ratio={sim_rate / raw_rate:.3f}")
+    print(
+        f"scenario={args.scenario} logged_events={logged} simpy_events={steps} "
+        f"repeats={args.repeat} (best of)"
+    )
+    print(
+        f"sim_events_per_s={sim_rate:.0f} raw_simpy_events_per_s={raw_rate:.0f} "
+        f"ratio={sim_rate / raw_rate:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ __all__ = ["KPI_COLUMNS", "compute_kpis", "summarize"]
 
 KPI_COLUMNS = ("replication", "metric", "scope", "value", "unit")
 
+
 def _t95(dof: int) -> float:
     """Two-sided 95 % Student t quantile with ``dof`` degrees of freedom."""
     return float(stats.t.ppf(0.975, dof)) if dof > 0 else math.nan
@@ -29,8 +30,13 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den) if den > 0 else math.nan
 
 
-def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events: pd.DataFrame,
-                     inventory: pd.DataFrame) -> list[tuple[int, str, str, float, str]]:
+def _one_replication(
+    scenario: Scenario,
+    rep: int,
+    orders: pd.DataFrame,
+    events: pd.DataFrame,
+    inventory: pd.DataFrame,
+) -> list[tuple[int, str, str, float, str]]:
     cur = scenario.currency
     warm = scenario.simulation.warmup_days
     rows: list[tuple[int, str, str, float, str]] = []
@@ -47,11 +53,17 @@ def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events:
 
     add("orders", len(customer), "order lines")
     add("demand_units", customer["qty"].sum(), "units")
-    add("fill_rate", _ratio(service_base["filled_immediately"].sum(), service_base["qty"].sum()),
-        "fraction")
+    add(
+        "fill_rate",
+        _ratio(service_base["filled_immediately"].sum(), service_base["qty"].sum()),
+        "fraction",
+    )
     add("otif", _ratio(service_base["on_time"].sum(), len(service_base)), "fraction")
-    backordered = events[(events["event"] == "backordered") & (events["order_type"] == "customer")
-                         & (events["time"] >= warm)]
+    backordered = events[
+        (events["event"] == "backordered")
+        & (events["order_type"] == "customer")
+        & (events["time"] >= warm)
+    ]
     add("backorders", backordered["qty"].sum(), "units")
     add("open_backorders_end", customer["open_qty"].sum(), "units")
     add("lost_sales", customer["lost_qty"].sum(), "units")
@@ -83,26 +95,40 @@ def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events:
             order_cost[node_id] = node.order_cost
             for item, offer in node.supplies.items():
                 offer_price[(node_id, item)] = offer.price
-    purchase_cost = float(sum(
-        q * offer_price.get((s, p), 0.0)
-        for q, s, p in zip(purchases["qty"], purchases["source"], purchases["product"], strict=True)
-    ))
+    purchase_cost = float(
+        sum(
+            q * offer_price.get((s, p), 0.0)
+            for q, s, p in zip(
+                purchases["qty"], purchases["source"], purchases["product"], strict=True
+            )
+        )
+    )
     ordering_cost = float(purchases["source"].map(order_cost).astype(float).fillna(0.0).sum())
     production = orders[(orders["order_type"] == "production") & (orders["placed_time"] >= warm)]
     make_cost = {
         (n, p): spec.cost_per_unit
-        for n, node in scenario.nodes.items() if node.kind == NodeKind.PLANT
+        for n, node in scenario.nodes.items()
+        if node.kind == NodeKind.PLANT
         for p, spec in node.produces.items()
     }
-    production_cost = float(sum(
-        q * make_cost.get((n, p), 0.0)
-        for q, n, p in zip(production["shipped_qty"], production["source"], production["product"],
-                           strict=True)
-    ))
-    shipped = events[(events["event"] == "shipped") & (events["lane"] >= 0) & (events["time"] >= warm)]
+    production_cost = float(
+        sum(
+            q * make_cost.get((n, p), 0.0)
+            for q, n, p in zip(
+                production["shipped_qty"], production["source"], production["product"], strict=True
+            )
+        )
+    )
+    shipped = events[
+        (events["event"] == "shipped") & (events["lane"] >= 0) & (events["time"] >= warm)
+    ]
     lanes = scenario.lanes
-    per_unit = shipped["lane"].map(dict(enumerate(l.cost_per_unit for l in lanes))).astype(float)
-    per_shipment = shipped["lane"].map(dict(enumerate(l.cost_per_shipment for l in lanes))).astype(float)
+    per_unit = (
+        shipped["lane"].map(dict(enumerate(lane.cost_per_unit for lane in lanes))).astype(float)
+    )
+    per_shipment = (
+        shipped["lane"].map(dict(enumerate(lane.cost_per_shipment for lane in lanes))).astype(float)
+    )
     transport_cost = float((shipped["qty"] * per_unit).sum() + per_shipment.sum())
 
     add("purchase_cost", purchase_cost, cur)
@@ -115,8 +141,14 @@ def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events:
     add("margin", revenue - total, cur)
 
     # more service and inventory measures
-    add("order_fill_rate", _ratio((service_base["filled_immediately"] >= service_base["qty"] - 1e-9).sum(),
-                                  len(service_base)), "fraction")
+    add(
+        "order_fill_rate",
+        _ratio(
+            (service_base["filled_immediately"] >= service_base["qty"] - 1e-9).sum(),
+            len(service_base),
+        ),
+        "fraction",
+    )
     add("backorder_age_mean", _backorder_age(customer, events, scenario.horizon_days), "days")
     add("avg_on_order", inv["on_order"].sum() / days, "units")
     cogs = float((customer["delivered_qty"] * customer["product"].map(unit_cost)).sum())
@@ -124,8 +156,12 @@ def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events:
     add("inventory_turns", _ratio(cogs * 365.0 / days, average_value), "1/year")
     daily_demand = goods["qty"].sum() / days if len(goods) else 0.0
     add("days_of_supply", _ratio(inv["on_hand"].sum() / days, daily_demand), "days")
-    backorder_penalty = float((inv["backorders"] * inv["product"].map(scenario.backorder_cost)).sum())
-    lost_penalty = float((customer["lost_qty"] * customer["product"].map(scenario.lost_sale_cost)).sum())
+    backorder_penalty = float(
+        (inv["backorders"] * inv["product"].map(scenario.backorder_cost)).sum()
+    )
+    lost_penalty = float(
+        (customer["lost_qty"] * customer["product"].map(scenario.lost_sale_cost)).sum()
+    )
     add("shortage_cost", backorder_penalty + lost_penalty, cur)
     add("cycle_service_level", _cycle_service_level(events), "fraction")
     for echelon, ratio in _bullwhip(scenario, orders, events, warm).items():
@@ -134,17 +170,31 @@ def _one_replication(scenario: Scenario, rep: int, orders: pd.DataFrame, events:
     # per product
     for product, frame in service_base.groupby("product", sort=True):
         scope = f"product:{product}"
-        add("fill_rate", _ratio(frame["filled_immediately"].sum(), frame["qty"].sum()), "fraction", scope)
+        add(
+            "fill_rate",
+            _ratio(frame["filled_immediately"].sum(), frame["qty"].sum()),
+            "fraction",
+            scope,
+        )
         add("otif", _ratio(frame["on_time"].sum(), len(frame)), "fraction", scope)
         add("lost_sales", frame["lost_qty"].sum(), "units", scope)
         add("demand_units", frame["qty"].sum(), "units", scope)
     # per SKU-location (the stock point serving the line)
     for (node, product), frame in goods.groupby(["source", "product"], sort=True):
         scope = f"sku_location:{node}/{product}"
-        add("fill_rate", _ratio(frame["filled_immediately"].sum(), frame["qty"].sum()), "fraction", scope)
+        add(
+            "fill_rate",
+            _ratio(frame["filled_immediately"].sum(), frame["qty"].sum()),
+            "fraction",
+            scope,
+        )
         add("lost_sales", frame["lost_qty"].sum(), "units", scope)
-        add("backorders", (frame["qty"] - frame["filled_immediately"] - frame["lost_qty"]).sum(),
-            "units", scope)
+        add(
+            "backorders",
+            (frame["qty"] - frame["filled_immediately"] - frame["lost_qty"]).sum(),
+            "units",
+            scope,
+        )
     for (node, product), frame in inv.groupby(["node", "product"], sort=True):
         scope = f"sku_location:{node}/{product}"
         add("avg_inventory", frame["on_hand"].sum() / days, "units", scope)
@@ -182,7 +232,9 @@ def _cycle_service_level(events: pd.DataFrame) -> float:
     """Share of replenishment cycles (between consecutive receipts of a stock point and item)
     in which no customer demand went short (backordered or lost)."""
     receipts = events[events["event"] == "received"]
-    shortages = events[(events["event"].isin(["backordered", "lost"])) & (events["order_type"] == "customer")]
+    shortages = events[
+        (events["event"].isin(["backordered", "lost"])) & (events["order_type"] == "customer")
+    ]
     if receipts.empty:
         return math.nan
     short_keys = shortages.groupby(["node", "product"])["time"].apply(np.sort).to_dict()
@@ -198,8 +250,9 @@ def _cycle_service_level(events: pd.DataFrame) -> float:
     return _ratio(cycles - stocked_out, cycles)
 
 
-def _bullwhip(scenario: Scenario, orders: pd.DataFrame, events: pd.DataFrame, warm: float
-              ) -> dict[int, float]:
+def _bullwhip(
+    scenario: Scenario, orders: pd.DataFrame, events: pd.DataFrame, warm: float
+) -> dict[int, float]:
     """Var(orders placed) / Var(demand received) per echelon, on weekly totals.
 
     Echelon 1 serves customers; its demand is customer order lines. Upstream stock points'
@@ -211,18 +264,26 @@ def _bullwhip(scenario: Scenario, orders: pd.DataFrame, events: pd.DataFrame, wa
     stock_points = set(SupplyNetwork(scenario).stock_points)
     weeks = max(1, int((scenario.horizon_days - warm) // 7))
     result: dict[int, float] = {}
-    placed = orders[(orders["order_type"].isin(["purchase", "transfer", "production"]))
-                    & (orders["placed_time"] >= warm)]
-    issued = events[(events["time"] >= warm) & (
-        ((events["event"] == "placed") & (events["order_type"] == "customer"))
-        | ((events["event"] == "placed") & (events["order_type"] == "transfer"))
-        | (events["event"] == "consumed"))]
+    placed = orders[
+        (orders["order_type"].isin(["purchase", "transfer", "production"]))
+        & (orders["placed_time"] >= warm)
+    ]
+    issued = events[
+        (events["time"] >= warm)
+        & (
+            ((events["event"] == "placed") & (events["order_type"] == "customer"))
+            | ((events["event"] == "placed") & (events["order_type"] == "transfer"))
+            | (events["event"] == "consumed")
+        )
+    ]
     customer_lines = orders[(orders["order_type"] == "customer") & (orders["placed_time"] >= warm)]
     for level in sorted({e for n, e in echelons.items() if n in stock_points}):
         nodes = {n for n, e in echelons.items() if e == level and n in stock_points}
         mine = placed[placed["destination"].isin(nodes)]
         if level == 1:
-            demand_times = customer_lines.loc[customer_lines["source"].isin(nodes), ["placed_time", "qty"]]
+            demand_times = customer_lines.loc[
+                customer_lines["source"].isin(nodes), ["placed_time", "qty"]
+            ]
             demand_times = demand_times.rename(columns={"placed_time": "time"})
         else:
             demand_times = issued.loc[issued["node"].isin(nodes), ["time", "qty"]]
@@ -230,7 +291,9 @@ def _bullwhip(scenario: Scenario, orders: pd.DataFrame, events: pd.DataFrame, wa
             continue
         bins = np.arange(weeks + 1) * 7.0 + warm
         order_series = np.histogram(mine["placed_time"], bins=bins, weights=mine["qty"])[0]
-        demand_series = np.histogram(demand_times["time"], bins=bins, weights=demand_times["qty"])[0]
+        demand_series = np.histogram(demand_times["time"], bins=bins, weights=demand_times["qty"])[
+            0
+        ]
         if demand_series.var() > 0:
             result[level] = float(order_series.var() / demand_series.var())
     return result
@@ -264,7 +327,10 @@ def summarize(kpis: pd.DataFrame) -> pd.DataFrame:
 
     Columns ``metric, scope, value, unit, std, ci_halfwidth, replications``; metric order is kept.
     """
-    order = {key: i for i, key in enumerate(dict.fromkeys(zip(kpis["metric"], kpis["scope"], strict=True)))}
+    order = {
+        key: i
+        for i, key in enumerate(dict.fromkeys(zip(kpis["metric"], kpis["scope"], strict=True)))
+    }
     grouped = kpis.groupby(["metric", "scope", "unit"], sort=False)["value"]
     summary = grouped.agg(value="mean", std="std", replications="count").reset_index()
     summary["std"] = summary["std"].fillna(0.0)
@@ -272,6 +338,8 @@ def summarize(kpis: pd.DataFrame) -> pd.DataFrame:
         _t95(n - 1) * s / math.sqrt(n) if n > 1 else math.nan
         for s, n in zip(summary["std"], summary["replications"], strict=True)
     ]
-    summary["_order"] = [order[(m, s)] for m, s in zip(summary["metric"], summary["scope"], strict=True)]
+    summary["_order"] = [
+        order[(m, s)] for m, s in zip(summary["metric"], summary["scope"], strict=True)
+    ]
     summary = summary.sort_values("_order").drop(columns="_order").reset_index(drop=True)
     return summary[["metric", "scope", "value", "unit", "std", "ci_halfwidth", "replications"]]

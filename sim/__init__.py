@@ -1,4 +1,4 @@
-"""The SimPy supply-chain engine: executes a plan and policies under sampled demand and lead times."""
+"""The SimPy supply-chain engine: runs a plan and policies under sampled demand and lead times."""
 
 from __future__ import annotations
 

@@ -83,7 +83,9 @@ class Disruptions:
         return t
 
     def supplier_down(self, supplier: str, t: float) -> bool:
-        return bool(self._active(self._by_node.get((DisruptionKind.SUPPLIER_OUTAGE, supplier), []), t))
+        return bool(
+            self._active(self._by_node.get((DisruptionKind.SUPPLIER_OUTAGE, supplier), []), t)
+        )
 
     def capacity_factor(self, plant: str, day: int) -> float:
         """Share of the plant's capacity available on ``day`` (losses of overlapping windows
@@ -98,7 +100,10 @@ class Disruptions:
     def lane_extra_days(self, lane: int, t: float) -> float:
         if not self.windows:
             return 0.0
-        return sum(w.spec.extra_days for w in self._active(self._by_lane.get((DisruptionKind.LANE_DELAY, lane), []), t))
+        return sum(
+            w.spec.extra_days
+            for w in self._active(self._by_lane.get((DisruptionKind.LANE_DELAY, lane), []), t)
+        )
 
     def stock_losses(self) -> list[DisruptionWindow]:
         return [w for w in self.windows if w.spec.kind == DisruptionKind.STOCK_LOSS]
@@ -106,5 +111,6 @@ class Disruptions:
     def demand_shocks(self) -> list[DemandShock]:
         return [
             DemandShock(w.start, w.end, w.spec.demand_multiplier, w.spec.node, w.spec.product)
-            for w in self.windows if w.spec.kind == DisruptionKind.DEMAND_SHOCK
+            for w in self.windows
+            if w.spec.kind == DisruptionKind.DEMAND_SHOCK
         ]

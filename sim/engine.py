@@ -59,10 +59,29 @@ SNAPSHOT_OFFSET = 1.0 - 1e-7
 _EPS = 1e-9
 
 ORDER_TABLE_COLUMNS = (
-    "order_id", "order_type", "product", "source", "destination", "lane", "segment", "customer",
-    "campaign", "qty", "placed_time", "requested_time", "filled_immediately", "shipped_qty",
-    "delivered_qty", "in_transit_qty", "lost_qty", "open_qty", "first_ship_time",
-    "last_delivery_time", "expected_arrival", "status", "on_time",
+    "order_id",
+    "order_type",
+    "product",
+    "source",
+    "destination",
+    "lane",
+    "segment",
+    "customer",
+    "campaign",
+    "qty",
+    "placed_time",
+    "requested_time",
+    "filled_immediately",
+    "shipped_qty",
+    "delivered_qty",
+    "in_transit_qty",
+    "lost_qty",
+    "open_qty",
+    "first_ship_time",
+    "last_delivery_time",
+    "expected_arrival",
+    "status",
+    "on_time",
 )
 """Columns of the orders table (times in days, quantities in units)."""
 
@@ -120,17 +139,37 @@ class Streams:
     @classmethod
     def from_seed(cls, seed: np.random.SeedSequence) -> Streams:
         demand, supply, transport, disruptions = seed.spawn(4)
-        return cls(np.random.default_rng(demand), np.random.default_rng(supply),
-                   np.random.default_rng(transport), np.random.default_rng(disruptions))
+        return cls(
+            np.random.default_rng(demand),
+            np.random.default_rng(supply),
+            np.random.default_rng(transport),
+            np.random.default_rng(disruptions),
+        )
 
 
 # Plain-string constants: enum member lookups are slow in the hot path.
-_CUSTOMER, _PURCHASE, _TRANSFER = OrderType.CUSTOMER.value, OrderType.PURCHASE.value, OrderType.TRANSFER.value
+_CUSTOMER, _PURCHASE, _TRANSFER = (
+    OrderType.CUSTOMER.value,
+    OrderType.PURCHASE.value,
+    OrderType.TRANSFER.value,
+)
 _PRODUCTION, _ADJUSTMENT = OrderType.PRODUCTION.value, OrderType.ADJUSTMENT.value
-_PLACED, _ALLOCATED, _BACKORDERED = EventType.PLACED.value, EventType.ALLOCATED.value, EventType.BACKORDERED.value
-_LOST, _WAITING, _CONSUMED = EventType.LOST.value, EventType.WAITING_COMPONENTS.value, EventType.CONSUMED.value
+_PLACED, _ALLOCATED, _BACKORDERED = (
+    EventType.PLACED.value,
+    EventType.ALLOCATED.value,
+    EventType.BACKORDERED.value,
+)
+_LOST, _WAITING, _CONSUMED = (
+    EventType.LOST.value,
+    EventType.WAITING_COMPONENTS.value,
+    EventType.CONSUMED.value,
+)
 _IN_PRODUCTION, _SHIPPED = EventType.IN_PRODUCTION.value, EventType.SHIPPED.value
-_RECEIVED, _DELIVERED, _WRITTEN_OFF = EventType.RECEIVED.value, EventType.DELIVERED.value, EventType.WRITTEN_OFF.value
+_RECEIVED, _DELIVERED, _WRITTEN_OFF = (
+    EventType.RECEIVED.value,
+    EventType.DELIVERED.value,
+    EventType.WRITTEN_OFF.value,
+)
 
 
 @dataclass(eq=False, slots=True)
@@ -203,8 +242,11 @@ class Simulation:
         self.scenario = scenario
         self.net = network
         self.releases = releases
-        self.stream = (customer_orders if isinstance(customer_orders, OrderStream)
-                       else OrderStream(customer_orders))
+        self.stream = (
+            customer_orders
+            if isinstance(customer_orders, OrderStream)
+            else OrderStream(customer_orders)
+        )
         self._outcomes: list[tuple[Any, ...]] = []
         self._horizon = float(scenario.horizon_days)
         self._transit_buffers: dict[int, list[float]] = {}
@@ -233,7 +275,9 @@ class Simulation:
         self._counters: dict[str, int] = {}
         self._sequence = 0
         self._used: dict[tuple[Any, ...], float] = defaultdict(float)  # capacity ledgers
-        self._serving = {z: network.serving_lane(z) for z in network.nodes_of(NodeKind.CUSTOMER_ZONE)}
+        self._serving = {
+            z: network.serving_lane(z) for z in network.nodes_of(NodeKind.CUSTOMER_ZONE)
+        }
         self._segment_priority = {k: v.priority for k, v in scenario.crm.segments.items()}
         self._movements = {(m.lane, m.item): m for m in network.lane_movements()}
 
@@ -247,31 +291,62 @@ class Simulation:
             return max(0.0, dist.expected())
         return max(0.0, float(dist.sample(rng)))
 
-    def _event(self, event: str, order: _Order, node: str, qty: float,
-               expected: float = math.nan, lane: int = -1, product: str | None = None) -> None:
-        self.log.add(self.env.now, event, order.order_id, order.order_type, node,
-                     order.product if product is None else product, qty, expected, lane)
+    def _event(
+        self,
+        event: str,
+        order: _Order,
+        node: str,
+        qty: float,
+        expected: float = math.nan,
+        lane: int = -1,
+        product: str | None = None,
+    ) -> None:
+        self.log.add(
+            self.env.now,
+            event,
+            order.order_id,
+            order.order_type,
+            node,
+            order.product if product is None else product,
+            qty,
+            expected,
+            lane,
+        )
 
     # ------------------------------------------------------------------------------ shipping
-    def _ship(self, order: _Order, qty: float, src: str, lane_index: int,
-              on_arrival: Callable[[float], None]) -> None:
+    def _ship(
+        self,
+        order: _Order,
+        qty: float,
+        src: str,
+        lane_index: int,
+        on_arrival: Callable[[float], None],
+    ) -> None:
         """Send ``qty`` of ``order`` on a lane, respecting closures and the lane's daily capacity;
         ``on_arrival(portion)`` runs as each portion arrives."""
         now = self.env.now
         lane = self.net.lane(lane_index)
         depart = self.disruptions.blocked_until(DisruptionKind.LANE_CLOSURE, lane_index, now)
         capacity = lane.capacity_per_day
-        if depart <= now and (capacity is None or
-                              self._used[("lane", lane_index, math.floor(now))] + qty <= capacity + _EPS):
+        if depart <= now and (
+            capacity is None
+            or self._used[("lane", lane_index, math.floor(now))] + qty <= capacity + _EPS
+        ):
             if capacity is not None:
                 self._used[("lane", lane_index, math.floor(now))] += qty
             self._dispatch(order, qty, src, lane_index, on_arrival)
         else:
             self.env.process(self._ship_later(order, qty, src, lane_index, on_arrival, depart))
 
-    def _ship_later(self, order: _Order, qty: float, src: str, lane_index: int,
-                    on_arrival: Callable[[float], None], depart: float
-                    ) -> Generator[simpy.Event, Any, None]:
+    def _ship_later(
+        self,
+        order: _Order,
+        qty: float,
+        src: str,
+        lane_index: int,
+        on_arrival: Callable[[float], None],
+        depart: float,
+    ) -> Generator[simpy.Event, Any, None]:
         capacity = self.net.lane(lane_index).capacity_per_day
         remaining, t = qty, depart
         while remaining > _EPS:
@@ -305,8 +380,14 @@ class Simulation:
             self._transit_buffers[lane_index] = buffer
         return buffer.pop()
 
-    def _dispatch(self, order: _Order, qty: float, src: str, lane_index: int,
-                  on_arrival: Callable[[float], None]) -> None:
+    def _dispatch(
+        self,
+        order: _Order,
+        qty: float,
+        src: str,
+        lane_index: int,
+        on_arrival: Callable[[float], None],
+    ) -> None:
         lane = self.net.lane(lane_index)
         extra = self.disruptions.lane_extra_days(lane_index, self.env.now)
         transit = self._transit(lane_index) + extra
@@ -331,13 +412,34 @@ class Simulation:
         if at >= self._horizon:
             return
         order.delivered += qty
-        order.last_delivery = at if math.isnan(order.last_delivery) else max(order.last_delivery, at)
-        self.log.add(at, _DELIVERED, order.order_id, order.order_type, order.destination,
-                     order.product, qty, at, -1)
+        order.last_delivery = (
+            at if math.isnan(order.last_delivery) else max(order.last_delivery, at)
+        )
+        self.log.add(
+            at,
+            _DELIVERED,
+            order.order_id,
+            order.order_type,
+            order.destination,
+            order.product,
+            qty,
+            at,
+            -1,
+        )
         if at > order.requested + _EPS:
-            self._outcomes.append((at, order.order_id, order.customer, order.segment,
-                                   order.destination, order.product, "late", qty,
-                                   at - order.requested))
+            self._outcomes.append(
+                (
+                    at,
+                    order.order_id,
+                    order.customer,
+                    order.segment,
+                    order.destination,
+                    order.product,
+                    "late",
+                    qty,
+                    at - order.requested,
+                )
+            )
 
     def _receive(self, order: _Order, node: str, qty: float) -> None:
         stock = self.stocks[(node, order.product)]
@@ -415,13 +517,26 @@ class Simulation:
             due = [o for o in self._outcomes if o[0] <= self.env.now]
             if due:
                 self._outcomes = [o for o in self._outcomes if o[0] > self.env.now]
-                stream.record_outcomes(pd.DataFrame.from_records(due, columns=list(OUTCOME_COLUMNS)))
+                stream.record_outcomes(
+                    pd.DataFrame.from_records(due, columns=list(OUTCOME_COLUMNS))
+                )
             start = end
 
     def _serve_lines(self, frame: pd.DataFrame) -> Generator[simpy.Event, Any, None]:
-        columns = [frame[c].to_numpy() for c in (
-            "order_id", "time", "customer", "segment", "zone", "product", "qty", "campaign",
-            "requested_time")]
+        columns = [
+            frame[c].to_numpy()
+            for c in (
+                "order_id",
+                "time",
+                "customer",
+                "segment",
+                "zone",
+                "product",
+                "qty",
+                "campaign",
+                "requested_time",
+            )
+        ]
         products = self.scenario.products
         for oid, time, customer, segment, zone, product, qty, campaign, requested in zip(
             *columns, strict=True
@@ -430,9 +545,20 @@ class Simulation:
                 yield self.env.timeout(time - self.env.now)
             lane = self._serving.get(zone)
             source = "" if lane is None else self.net.lane(lane).src
-            order = _Order(oid, _CUSTOMER, product, source, zone, float(qty), float(time),
-                           float(requested), lane=-1 if lane is None else lane, segment=segment,
-                           customer=int(customer), campaign=campaign)
+            order = _Order(
+                oid,
+                _CUSTOMER,
+                product,
+                source,
+                zone,
+                float(qty),
+                float(time),
+                float(requested),
+                lane=-1 if lane is None else lane,
+                segment=segment,
+                customer=int(customer),
+                campaign=campaign,
+            )
             self.orders.append(order)
             self._event(_PLACED, order, zone, order.qty, order.requested)
             if products[product].kind == ProductKind.SERVICE or lane is None:
@@ -441,37 +567,70 @@ class Simulation:
                 order.first_ship = self.env.now
                 self._deliver(order, order.qty)
                 continue
-            self._demand(self.stocks[(source, product)], order, self.backorder,
-                         self._segment_priority.get(segment, 0))
+            self._demand(
+                self.stocks[(source, product)],
+                order,
+                self.backorder,
+                self._segment_priority.get(segment, 0),
+            )
 
     def _outcome(self, order: _Order, kind: str, qty: float, days_late: float = 0.0) -> None:
-        self._outcomes.append((self.env.now, order.order_id, order.customer, order.segment,
-                               order.destination, order.product, kind, qty, days_late))
+        self._outcomes.append(
+            (
+                self.env.now,
+                order.order_id,
+                order.customer,
+                order.segment,
+                order.destination,
+                order.product,
+                kind,
+                qty,
+                days_late,
+            )
+        )
 
     # -------------------------------------------------------------------------- supply side
-    def _purchase(self, lane_index: int, product: str, qty: float, placed_day: float,
-                  due: float) -> None:
+    def _purchase(
+        self, lane_index: int, product: str, qty: float, placed_day: float, due: float
+    ) -> None:
         lane = self.net.lane(lane_index)
         supplier = self.scenario.nodes[lane.src]
-        order = _Order(self._next_id("PO"), _PURCHASE, product, lane.src, lane.dst, qty,
-                       self.env.now, due, lane=lane_index)
+        order = _Order(
+            self._next_id("PO"),
+            _PURCHASE,
+            product,
+            lane.src,
+            lane.dst,
+            qty,
+            self.env.now,
+            due,
+            lane=lane_index,
+        )
         order.expected_arrival = due
         self.orders.append(order)
         self.stocks[(lane.dst, product)].on_order += qty
         self._event(_PLACED, order, lane.src, qty, due)
         self.env.process(self._supplier_dispatch(order, supplier, placed_day))
 
-    def _supplier_dispatch(self, order: _Order, supplier: Any, placed_day: float
-                           ) -> Generator[simpy.Event, Any, None]:
+    def _supplier_dispatch(
+        self, order: _Order, supplier: Any, placed_day: float
+    ) -> Generator[simpy.Event, Any, None]:
         """Lead time (with lateness and split shipments), outages, then daily capacity."""
         rng = self.streams.supply
         ready = placed_day + self._duration(supplier.lead_time, rng)
         parts = [(ready, order.qty)]
         if self.stochastic and supplier.reliability < 1.0 and rng.random() >= supplier.reliability:
             parts = [(ready + self._duration(supplier.late_delay, rng), order.qty)]
-        elif self.stochastic and supplier.partial_probability > 0 and rng.random() < supplier.partial_probability:
+        elif (
+            self.stochastic
+            and supplier.partial_probability > 0
+            and rng.random() < supplier.partial_probability
+        ):
             first = order.qty * supplier.partial_fraction
-            parts = [(ready, first), (ready + self._duration(supplier.late_delay, rng), order.qty - first)]
+            parts = [
+                (ready, first),
+                (ready + self._duration(supplier.late_delay, rng), order.qty - first),
+            ]
         capacity = supplier.supplies[order.product].capacity_per_day
         dst = order.destination
         for t, qty in parts:
@@ -487,29 +646,45 @@ class Simulation:
                     take = min(remaining, max(0.0, capacity - self._used[key]))
                     self._used[key] += take
                 if take > _EPS:
-                    self._ship(order, take, order.source, order.lane,
-                               lambda q: self._receive(order, dst, q))
+                    self._ship(
+                        order,
+                        take,
+                        order.source,
+                        order.lane,
+                        lambda q: self._receive(order, dst, q),
+                    )
                     remaining -= take
                 t = max(t, float(day + 1)) if remaining > _EPS else t
 
     def _transfer(self, lane_index: int, product: str, qty: float, due: float) -> None:
         lane = self.net.lane(lane_index)
-        order = _Order(self._next_id("TO"), _TRANSFER, product, lane.src, lane.dst, qty,
-                       self.env.now, due, lane=lane_index)
+        order = _Order(
+            self._next_id("TO"),
+            _TRANSFER,
+            product,
+            lane.src,
+            lane.dst,
+            qty,
+            self.env.now,
+            due,
+            lane=lane_index,
+        )
         order.expected_arrival = due
         self.orders.append(order)
         self.stocks[(lane.dst, product)].on_order += qty
         self._event(_PLACED, order, lane.src, qty, due)
         self._demand(self.stocks[(lane.src, product)], order, backorder=True)
 
-    def _production(self, plant: str, product: str, qty: float, placed_day: float,
-                    due: float) -> Generator[simpy.Event, Any, None]:
+    def _production(
+        self, plant: str, product: str, qty: float, placed_day: float, due: float
+    ) -> Generator[simpy.Event, Any, None]:
         spec = self.scenario.nodes[plant]
         batch = spec.produces[product].batch_size
         if batch:
             qty = math.ceil(qty / batch - 1e-9) * batch
-        order = _Order(self._next_id("MO"), _PRODUCTION, product, plant, plant, qty,
-                       self.env.now, due)
+        order = _Order(
+            self._next_id("MO"), _PRODUCTION, product, plant, plant, qty, self.env.now, due
+        )
         order.expected_arrival = due
         self.orders.append(order)
         self.stocks[(plant, product)].on_order += qty
@@ -526,8 +701,7 @@ class Simulation:
                     stock = self.stocks[(plant, component)]
                     stock.on_hand -= feasible * per_unit
                     stock.period_demand += feasible * per_unit
-                    self._event(_CONSUMED, order, plant, feasible * per_unit,
-                                product=component)
+                    self._event(_CONSUMED, order, plant, feasible * per_unit, product=component)
                     self._review(stock)
                 self._schedule_production(order, plant, product, feasible, placed_day)
                 remaining -= feasible
@@ -537,8 +711,9 @@ class Simulation:
                     waiting = True
                 yield self.receipt_signal[plant]
 
-    def _schedule_production(self, order: _Order, plant: str, product: str, qty: float,
-                             placed_day: float) -> None:
+    def _schedule_production(
+        self, order: _Order, plant: str, product: str, qty: float, placed_day: float
+    ) -> None:
         """Book ``qty`` on the plant's daily capacity from today on; each day's portion is in
         stock ``production_lead_time_days`` after that day starts (after the release, on the
         release day)."""
@@ -573,15 +748,30 @@ class Simulation:
         replaced = {key for key, p in self.policies.items() if p.kind != PolicyKind.PLAN}
         for row in self.releases.purchases.itertuples(index=False):
             if (row.dst, row.item) not in replaced:
-                releases.append((float(row.release_day), 0, ("purchase", int(row.lane), row.item,
-                                                              float(row.qty), float(row.due_day))))
+                releases.append(
+                    (
+                        float(row.release_day),
+                        0,
+                        ("purchase", int(row.lane), row.item, float(row.qty), float(row.due_day)),
+                    )
+                )
         for row in self.releases.production.itertuples(index=False):
-            releases.append((float(row.start_day), 1, ("production", row.plant, row.product,
-                                                        float(row.qty), float(row.finish_day))))
+            releases.append(
+                (
+                    float(row.start_day),
+                    1,
+                    ("production", row.plant, row.product, float(row.qty), float(row.finish_day)),
+                )
+            )
         for row in self.releases.transfers.itertuples(index=False):
             if (row.dst, row.item) not in replaced:
-                releases.append((float(row.release_day), 2, ("transfer", int(row.lane), row.item,
-                                                              float(row.qty), float(row.due_day))))
+                releases.append(
+                    (
+                        float(row.release_day),
+                        2,
+                        ("transfer", int(row.lane), row.item, float(row.qty), float(row.due_day)),
+                    )
+                )
         releases.sort(key=lambda r: (r[0], r[1]))
         for day, _, (kind, where, item, qty, due) in releases:
             if qty <= _EPS:
@@ -604,21 +794,40 @@ class Simulation:
         by_source = {self.net.lane(i).src: i for i in options}
 
         def cheapest(lanes: list[int]) -> int:
-            return min(lanes, key=lambda i: (self._movements[(i, product)].cost_per_unit,
-                                             self._movements[(i, product)].lead_time_days, i))
+            return min(
+                lanes,
+                key=lambda i: (
+                    self._movements[(i, product)].cost_per_unit,
+                    self._movements[(i, product)].lead_time_days,
+                    i,
+                ),
+            )
 
         if rule is None or rule.rule == SourcingRuleKind.CHEAPEST:
             return [(cheapest(options), qty)]
         if rule.rule == SourcingRuleKind.FASTEST:
-            return [(min(options, key=lambda i: (self._movements[(i, product)].lead_time_days,
-                                                 self._movements[(i, product)].cost_per_unit, i)), qty)]
+            return [
+                (
+                    min(
+                        options,
+                        key=lambda i: (
+                            self._movements[(i, product)].lead_time_days,
+                            self._movements[(i, product)].cost_per_unit,
+                            i,
+                        ),
+                    ),
+                    qty,
+                )
+            ]
         if rule.rule == SourcingRuleKind.PRIMARY_BACKUP:
             for source in rule.sources:
                 if not self.disruptions.supplier_down(source, self.env.now):
                     return [(by_source[source], qty)]
             return [(by_source[rule.sources[0]], qty)]
         total = sum(rule.split.values())
-        return [(by_source[src], qty * share / total) for src, share in rule.split.items() if share > 0]
+        return [
+            (by_source[src], qty * share / total) for src, share in rule.split.items() if share > 0
+        ]
 
     def _replenish(self, stock: _Stock, qty: float) -> None:
         for lane_index, part in self._source_split(stock.node, stock.product, qty):
@@ -638,7 +847,7 @@ class Simulation:
         """S_t for a periodic policy: fixed, or (L + R)·forecast + z·σ̂·√(L + R) in periods."""
         if policy.forecast == ForecastMethod.NONE:
             return float(policy.order_up_to or 0.0)
-        history = stock.history[-policy.forecast_window:]
+        history = stock.history[-policy.forecast_window :]
         if not history:
             return None if policy.order_up_to is None else float(policy.order_up_to)
         if policy.forecast == ForecastMethod.MOVING_AVERAGE:
@@ -658,7 +867,9 @@ class Simulation:
         qty = 0.0
         if policy.kind in (PolicyKind.BASE_STOCK, PolicyKind.ORDER_UP_TO):
             if policy.kind == PolicyKind.ORDER_UP_TO:
-                target = self._order_up_to_level(stock, policy, float(policy.review_period_days or 1.0))
+                target = self._order_up_to_level(
+                    stock, policy, float(policy.review_period_days or 1.0)
+                )
             else:
                 target = float(policy.order_up_to or 0.0)
             if target is not None and position < target - _EPS:
@@ -681,8 +892,11 @@ class Simulation:
                 observed = stock.period_demand
                 stock.history.append(observed)
                 alpha = policy.smoothing_alpha
-                stock.smoothed = observed if stock.smoothed is None else (
-                    alpha * observed + (1 - alpha) * stock.smoothed)
+                stock.smoothed = (
+                    observed
+                    if stock.smoothed is None
+                    else (alpha * observed + (1 - alpha) * stock.smoothed)
+                )
             stock.period_demand = 0.0
             first = False
             self._review(stock, periodic=True)
@@ -693,8 +907,9 @@ class Simulation:
         if window.start > self.env.now:
             yield self.env.timeout(window.start - self.env.now)
         spec = window.spec
-        adjustment = _Order(spec.name, _ADJUSTMENT, "", spec.node, spec.node, 0.0,
-                            self.env.now, self.env.now)
+        adjustment = _Order(
+            spec.name, _ADJUSTMENT, "", spec.node, spec.node, 0.0, self.env.now, self.env.now
+        )
         for (node, product), stock in self.stocks.items():
             if node != spec.node or (spec.product is not None and product != spec.product):
                 continue
@@ -711,7 +926,9 @@ class Simulation:
             yield self.env.timeout(day + SNAPSHOT_OFFSET - self.env.now)
             for key in keys:
                 stock = self.stocks[key]
-                self.snapshots.append((day, key[0], key[1], stock.on_hand, stock.backlog, stock.on_order))
+                self.snapshots.append(
+                    (day, key[0], key[1], stock.on_hand, stock.backlog, stock.on_order)
+                )
 
     # ---------------------------------------------------------------------------------- run
     def run(self) -> dict[str, pd.DataFrame]:
@@ -750,14 +967,33 @@ class Simulation:
                 pending = open_qty.get(id(o), 0.0)
             else:
                 pending = unshipped
-            rows.append((
-                o.order_id, o.order_type, o.product, o.source, o.destination, o.lane,
-                o.segment, o.customer, o.campaign, o.qty, o.placed, o.requested,
-                o.filled_immediately, o.shipped, o.delivered, in_transit, o.lost, pending,
-                o.first_ship, o.last_delivery, o.expected_arrival,
-                _status(o.order_type, o.qty, o.delivered, in_transit, o.lost, pending),
-                bool(o.delivered >= o.qty - _EPS and o.last_delivery <= o.requested + _EPS),
-            ))
+            rows.append(
+                (
+                    o.order_id,
+                    o.order_type,
+                    o.product,
+                    o.source,
+                    o.destination,
+                    o.lane,
+                    o.segment,
+                    o.customer,
+                    o.campaign,
+                    o.qty,
+                    o.placed,
+                    o.requested,
+                    o.filled_immediately,
+                    o.shipped,
+                    o.delivered,
+                    in_transit,
+                    o.lost,
+                    pending,
+                    o.first_ship,
+                    o.last_delivery,
+                    o.expected_arrival,
+                    _status(o.order_type, o.qty, o.delivered, in_transit, o.lost, pending),
+                    bool(o.delivered >= o.qty - _EPS and o.last_delivery <= o.requested + _EPS),
+                )
+            )
         frame = pd.DataFrame.from_records(rows, columns=list(ORDER_TABLE_COLUMNS))
         frame.attrs["unit"] = {"qty": "units", "placed_time": "day", "requested_time": "day"}
         return frame
@@ -777,8 +1013,9 @@ def _is_active_policy(policy: Policy) -> bool:
     return policy.reorder_point is not None and policy.order_up_to is not None
 
 
-def _status(kind: str, qty: float, delivered: float, in_transit: float, lost: float,
-            pending: float) -> str:
+def _status(
+    kind: str, qty: float, delivered: float, in_transit: float, lost: float, pending: float
+) -> str:
     """The explicit end state of an order (every order gets exactly one)."""
     if pending > _EPS:
         if kind is _CUSTOMER:

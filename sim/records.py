@@ -84,8 +84,9 @@ class EventLog:
     ) -> None:
         """Append one record; ``event`` and ``order_type`` are :class:`EventType` /
         :class:`OrderType` values (plain strings are accepted)."""
-        self._rows.append((time, event, order_id, order_type, node, product, qty,
-                           expected_arrival, lane))
+        self._rows.append(
+            (time, event, order_id, order_type, node, product, qty, expected_arrival, lane)
+        )
 
     @property
     def records(self) -> list[EventRecord]:
@@ -95,16 +96,18 @@ class EventLog:
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame with :data:`EVENT_COLUMNS` (time in days, qty in units)."""
         columns = list(zip(*self._rows, strict=True)) if self._rows else [()] * len(EVENT_COLUMNS)
-        frame = pd.DataFrame({
-            "time": np.asarray(columns[0], dtype=float),
-            "event": pd.array(columns[1], dtype=object),
-            "order_id": pd.array(columns[2], dtype=object),
-            "order_type": pd.array(columns[3], dtype=object),
-            "node": pd.array(columns[4], dtype=object),
-            "product": pd.array(columns[5], dtype=object),
-            "qty": np.asarray(columns[6], dtype=float),
-            "expected_arrival": np.asarray(columns[7], dtype=float),
-            "lane": np.asarray(columns[8], dtype=np.int64),
-        })
+        frame = pd.DataFrame(
+            {
+                "time": np.asarray(columns[0], dtype=float),
+                "event": pd.array(columns[1], dtype=object),
+                "order_id": pd.array(columns[2], dtype=object),
+                "order_type": pd.array(columns[3], dtype=object),
+                "node": pd.array(columns[4], dtype=object),
+                "product": pd.array(columns[5], dtype=object),
+                "qty": np.asarray(columns[6], dtype=float),
+                "expected_arrival": np.asarray(columns[7], dtype=float),
+                "lane": np.asarray(columns[8], dtype=np.int64),
+            }
+        )
         frame.attrs["unit"] = {"time": "day", "qty": "units", "expected_arrival": "day"}
         return frame

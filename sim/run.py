@@ -88,10 +88,10 @@ def simulate(
     network = SupplyNetwork(scenario)
     demand = DemandModel(scenario)
     parts = [simulate_replication(scenario, releases, r, root, network, demand) for r in range(n)]
-    stacked = {
-        name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]
-    }
+    stacked = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
     for name, frame in stacked.items():
         frame.attrs["unit"] = parts[0][name].attrs.get("unit", {})
-    crm = {name[len("crm_"):]: stacked.pop(name) for name in list(stacked) if name.startswith("crm_")}
+    crm = {
+        name[len("crm_") :]: stacked.pop(name) for name in list(stacked) if name.startswith("crm_")
+    }
     return SimulationResult(seed=root, replications=n, crm=crm, **stacked)

@@ -48,7 +48,9 @@ def order_timeline(run_dir: Path, order_id: str, replication: int = 0) -> pd.Dat
     if mine.empty:
         known = events.loc[events["replication"] == replication, "order_id"]
         hint = ", ".join(known.drop_duplicates().head(3).tolist())
-        raise DataError(f"no order '{order_id}' in replication {replication} (ids look like {hint})")
+        raise DataError(
+            f"no order '{order_id}' in replication {replication} (ids look like {hint})"
+        )
     start = _start_date(run_dir)
     frame = mine[["time", "event", "node", "product", "qty", "expected_arrival"]].copy()
     frame.insert(1, "date", [_date(start, t) for t in frame["time"]])
@@ -65,7 +67,20 @@ def open_orders(run_dir: Path, replication: int = 0) -> pd.DataFrame:
     orders = _read(run_dir, "orders")
     mine = orders[(orders["replication"] == replication) & ~orders["status"].isin(_DONE)]
     start = _start_date(run_dir)
-    frame = mine[["order_id", "order_type", "product", "source", "destination", "qty", "open_qty",
-                  "in_transit_qty", "status", "placed_time", "expected_arrival"]].copy()
+    frame = mine[
+        [
+            "order_id",
+            "order_type",
+            "product",
+            "source",
+            "destination",
+            "qty",
+            "open_qty",
+            "in_transit_qty",
+            "status",
+            "placed_time",
+            "expected_arrival",
+        ]
+    ].copy()
     frame["expected_date"] = [_date(start, t) for t in frame["expected_arrival"]]
     return frame.reset_index(drop=True)

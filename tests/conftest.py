@@ -19,19 +19,36 @@ def tiny_scenario_dict(**changes: Any) -> dict[str, Any]:
         "bucket": "day",
         "products": {"widget": {"unit_cost": 10.0, "price": 25.0}},
         "nodes": {
-            "sup": {"kind": "supplier", "lead_time": {"dist": "fixed", "mean": 1},
-                    "supplies": {"widget": {"price": 8.0}}},
+            "sup": {
+                "kind": "supplier",
+                "lead_time": {"dist": "fixed", "mean": 1},
+                "supplies": {"widget": {"price": 8.0}},
+            },
             "wh": {"kind": "warehouse", "initial_inventory": {"widget": 5}},
             "zone": {"kind": "customer_zone", "service_promise_days": 2},
         },
         "lanes": [
-            {"src": "sup", "dst": "wh", "lead_time": {"dist": "fixed", "mean": 2}, "cost_per_unit": 1.0},
-            {"src": "wh", "dst": "zone", "lead_time": {"dist": "fixed", "mean": 1}, "cost_per_unit": 0.5},
+            {
+                "src": "sup",
+                "dst": "wh",
+                "lead_time": {"dist": "fixed", "mean": 2},
+                "cost_per_unit": 1.0,
+            },
+            {
+                "src": "wh",
+                "dst": "zone",
+                "lead_time": {"dist": "fixed", "mean": 1},
+                "cost_per_unit": 0.5,
+            },
         ],
         "crm": {
             "segments": {
-                "all": {"customers": 100, "orders_per_customer_per_year": 3.65,
-                        "product_mix": {"widget": 1}, "zone_mix": {"zone": 1}}
+                "all": {
+                    "customers": 100,
+                    "orders_per_customer_per_year": 3.65,
+                    "product_mix": {"widget": 1},
+                    "zone_mix": {"zone": 1},
+                }
             }
         },
         "simulation": {"seed": 7},

@@ -50,7 +50,8 @@ def test_checker_would_catch_a_violation(tmp_path: Path) -> None:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_module_starts_with_a_docstring(package: str) -> None:
     missing = [
-        str(p.relative_to(ROOT)) for p in sorted((ROOT / package).rglob("*.py"))
+        str(p.relative_to(ROOT))
+        for p in sorted((ROOT / package).rglob("*.py"))
         if p.stat().st_size and ast.get_docstring(ast.parse(p.read_text(encoding="utf-8"))) is None
     ]
     assert missing == []

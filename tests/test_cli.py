@@ -31,7 +31,12 @@ def test_version() -> None:
 def test_list_shows_library_with_descriptions() -> None:
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0
-    for name in ("retailer_holiday", "b2b_services", "autoparts_supplier", "integrated_manufacturer"):
+    for name in (
+        "retailer_holiday",
+        "b2b_services",
+        "autoparts_supplier",
+        "integrated_manufacturer",
+    ):
         assert name in result.output
 
 
@@ -39,9 +44,9 @@ def test_validate_valid_and_invalid(tmp_path: Path) -> None:
     good = _write(tmp_path / "good.yaml", tiny_scenario_dict())
     assert runner.invoke(app, ["validate", str(good)]).exit_code == 0
     data = tiny_scenario_dict()
-    data["lanes"][1]["dst"] = "DC9"                      # unknown node
-    data["lanes"][0]["lead_time"] = {"dist": "fixed", "mean": -2}   # negative lead time
-    data["products"]["widget"]["bom"] = {"widget": 1}     # BOM cycle
+    data["lanes"][1]["dst"] = "DC9"  # unknown node
+    data["lanes"][0]["lead_time"] = {"dist": "fixed", "mean": -2}  # negative lead time
+    data["products"]["widget"]["bom"] = {"widget": 1}  # BOM cycle
     bad = _write(tmp_path / "bad.yaml", data)
     result = runner.invoke(app, ["validate", str(bad)])
     assert result.exit_code == 2
@@ -72,13 +77,31 @@ def test_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--replications", "2"])
     assert result.exit_code == 0, result.output
     assert "fill_rate" in result.output
-    for name in ("scenario.yaml", "kpis.csv", "orders.parquet", "events.parquet", "inventory.parquet",
-                 "plan_purchases.parquet", "plan_inventory.parquet", "plan_summary.json", "report.html"):
+    for name in (
+        "scenario.yaml",
+        "kpis.csv",
+        "orders.parquet",
+        "events.parquet",
+        "inventory.parquet",
+        "plan_purchases.parquet",
+        "plan_inventory.parquet",
+        "plan_summary.json",
+        "report.html",
+    ):
         assert (out / name).is_file(), name
     kpis = pd.read_csv(out / "kpis.csv")
     assert list(kpis.columns) == ["metric", "scope", "value", "unit"]
-    required = {"fill_rate", "otif", "backorders", "lost_sales", "avg_inventory", "revenue",
-                "total_cost", "holding_cost", "transport_cost"}
+    required = {
+        "fill_rate",
+        "otif",
+        "backorders",
+        "lost_sales",
+        "avg_inventory",
+        "revenue",
+        "total_cost",
+        "holding_cost",
+        "transport_cost",
+    }
     assert required <= set(kpis.loc[kpis["scope"] == "all", "metric"])
     assert json.loads((out / "plan_summary.json").read_text())["status"] == "optimal"
     con = duckdb.connect(str(tmp_path / "runs" / "catalog.duckdb"))
@@ -86,8 +109,12 @@ def test_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
     assert rows == [("first", "tiny", 7, "completed", 2)]
     # the resolved scenario reproduces the run
     again = tmp_path / "runs" / "again"
-    assert runner.invoke(app, ["run", str(out / "scenario.yaml"), "--out", str(again),
-                               "--replications", "2"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["run", str(out / "scenario.yaml"), "--out", str(again), "--replications", "2"]
+        ).exit_code
+        == 0
+    )
     pd.testing.assert_frame_equal(kpis, pd.read_csv(again / "kpis.csv"))
 
     timeline = runner.invoke(app, ["track", str(out), "CO-0000000"])
@@ -99,8 +126,9 @@ def test_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
 
 def test_run_with_set_override_and_bad_path(tmp_path: Path) -> None:
     scenario = _write(tmp_path / "tiny.yaml", tiny_scenario_dict(horizon_days=14))
-    bad = runner.invoke(app, ["run", str(scenario), "--set", "horizon_days=-3",
-                              "--out", str(tmp_path / "x")])
+    bad = runner.invoke(
+        app, ["run", str(scenario), "--set", "horizon_days=-3", "--out", str(tmp_path / "x")]
+    )
     assert bad.exit_code == 2
     assert "horizon_days" in bad.output
     unknown = runner.invoke(app, ["run", "no_such_scenario"])

@@ -23,8 +23,8 @@ def kpis() -> pd.Series:
 
 
 def test_service_kpis(kpis: pd.Series) -> None:
-    assert kpis["fill_rate"] == pytest.approx(5 / 7)      # 3 + 2 of 7 units from stock
-    assert kpis["otif"] == pytest.approx(0.5)             # CO-1 arrives day 6, promised 3.5
+    assert kpis["fill_rate"] == pytest.approx(5 / 7)  # 3 + 2 of 7 units from stock
+    assert kpis["otif"] == pytest.approx(0.5)  # CO-1 arrives day 6, promised 3.5
     assert kpis["backorders"] == 2
     assert kpis["lost_sales"] == 0
     assert kpis["open_backorders_end"] == 0
@@ -33,7 +33,7 @@ def test_service_kpis(kpis: pd.Series) -> None:
 
 
 def test_money_kpis(kpis: pd.Series) -> None:
-    holding = 42 * 10.0 * 0.25 / 365                      # 42 unit-days at 10/unit, 25 %/yr
+    holding = 42 * 10.0 * 0.25 / 365  # 42 unit-days at 10/unit, 25 %/yr
     assert kpis["revenue"] == pytest.approx(7 * 25.0)
     assert kpis["purchase_cost"] == pytest.approx(10 * 8.0)
     assert kpis["transport_cost"] == pytest.approx(10 * 1.0 + 7 * 0.5)
@@ -44,26 +44,30 @@ def test_money_kpis(kpis: pd.Series) -> None:
 
 
 def test_summary_confidence_interval() -> None:
-    frame = pd.DataFrame({
-        "replication": [0, 1, 2, 3],
-        "metric": "fill_rate",
-        "scope": "all",
-        "value": [0.90, 0.92, 0.94, 0.96],
-        "unit": "fraction",
-    })
+    frame = pd.DataFrame(
+        {
+            "replication": [0, 1, 2, 3],
+            "metric": "fill_rate",
+            "scope": "all",
+            "value": [0.90, 0.92, 0.94, 0.96],
+            "unit": "fraction",
+        }
+    )
     row = summarize(frame).iloc[0]
     sd = float(np.std([0.90, 0.92, 0.94, 0.96], ddof=1))
     assert row["value"] == pytest.approx(0.93)
     assert row["std"] == pytest.approx(sd)
-    assert row["ci_halfwidth"] == pytest.approx(3.182446 * sd / math.sqrt(4), rel=1e-6)  # t(0.975, 3)
+    assert row["ci_halfwidth"] == pytest.approx(
+        3.182446 * sd / math.sqrt(4), rel=1e-6
+    )  # t(0.975, 3)
 
 
 def test_inventory_and_shortage_kpis(kpis: pd.Series) -> None:
-    assert kpis["order_fill_rate"] == pytest.approx(0.5)       # CO-0 complete, CO-1 partial
-    assert kpis["backorder_age_mean"] == pytest.approx(3.5)    # 2 units waited 1.5 → 5.0
-    assert kpis["avg_on_order"] == pytest.approx(3.0)          # 10 units on order days 2–4
+    assert kpis["order_fill_rate"] == pytest.approx(0.5)  # CO-0 complete, CO-1 partial
+    assert kpis["backorder_age_mean"] == pytest.approx(3.5)  # 2 units waited 1.5 → 5.0
+    assert kpis["avg_on_order"] == pytest.approx(3.0)  # 10 units on order days 2–4
     assert kpis["days_of_supply"] == pytest.approx(4.2 / 0.7)  # 7 units over 10 days
     # 2 units backordered at the ends of days 1–4, at 2 % of the price (0.5) per unit-day
     assert kpis["shortage_cost"] == pytest.approx(8 * 0.5)
     assert kpis["inventory_turns"] == pytest.approx(70 * 36.5 / 42)
-    assert math.isnan(kpis["cycle_service_level"])             # one receipt: no full cycle
+    assert math.isnan(kpis["cycle_service_level"])  # one receipt: no full cycle

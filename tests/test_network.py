@@ -11,8 +11,13 @@ def test_retailer_network_shape() -> None:
     net = SupplyNetwork(load_scenario("retailer_holiday"))
     assert net.nodes_of(NodeKind.WAREHOUSE) == ["dc_north", "dc_south"]
     assert net.echelons() == {
-        "zone_north": 0, "zone_east": 0, "zone_south": 0, "zone_west": 0,
-        "dc_north": 1, "dc_south": 1, "shenzhen_supplier": 2,
+        "zone_north": 0,
+        "zone_east": 0,
+        "zone_south": 0,
+        "zone_west": 0,
+        "dc_north": 1,
+        "dc_south": 1,
+        "shenzhen_supplier": 2,
     }
     # zone_west has two inbound lanes; the cheaper (dc_south, 4.0 < 5.5) serves it
     assert net.serving_node("zone_west") == "dc_south"
@@ -42,7 +47,10 @@ def test_items_flow_through_plants_by_bom() -> None:
             "gadget": {"price": 5},
         },
         nodes={
-            "sup": {"kind": "supplier", "supplies": {"steel": {"price": 1}, "gadget": {"price": 2}}},
+            "sup": {
+                "kind": "supplier",
+                "supplies": {"steel": {"price": 1}, "gadget": {"price": 2}},
+            },
             "plant": {"kind": "plant", "produces": {"widget": {}}},
             "wh": {"kind": "warehouse"},
             "zone": {"kind": "customer_zone"},
@@ -56,8 +64,8 @@ def test_items_flow_through_plants_by_bom() -> None:
     )
     data["crm"]["segments"]["all"]["product_mix"] = {"widget": 1, "gadget": 1}
     net = SupplyNetwork(scenario_from_dict(data))
-    assert net.lane_items(0) == ("steel",)            # plants take only their BOM components
-    assert net.lane_items(1) == ("steel", "gadget")   # warehouses take anything offered
+    assert net.lane_items(0) == ("steel",)  # plants take only their BOM components
+    assert net.lane_items(1) == ("steel", "gadget")  # warehouses take anything offered
     assert net.lane_items(2) == ("widget",)
     assert net.lane_items(3) == ("widget", "gadget")  # zones take finished goods only
     assert net.items_at("plant") == ("widget", "steel")
@@ -69,11 +77,19 @@ def test_plant_starting_components_stay_at_the_plant() -> None:
         products={"widget": {"price": 20, "bom": {"steel": 2}}, "steel": {"kind": "component"}},
         nodes={
             "sup": {"kind": "supplier", "supplies": {"steel": {"price": 1}}},
-            "plant": {"kind": "plant", "produces": {"widget": {}}, "initial_inventory": {"steel": 50}},
+            "plant": {
+                "kind": "plant",
+                "produces": {"widget": {}},
+                "initial_inventory": {"steel": 50},
+            },
             "wh": {"kind": "warehouse"},
             "zone": {"kind": "customer_zone"},
         },
-        lanes=[{"src": "sup", "dst": "plant"}, {"src": "plant", "dst": "wh"}, {"src": "wh", "dst": "zone"}],
+        lanes=[
+            {"src": "sup", "dst": "plant"},
+            {"src": "plant", "dst": "wh"},
+            {"src": "wh", "dst": "zone"},
+        ],
     )
     net = SupplyNetwork(scenario_from_dict(data))
     assert net.lane_items(1) == ("widget",)

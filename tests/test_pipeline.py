@@ -39,7 +39,9 @@ def test_library_scenario_conserves_units_and_orders(name: str, library_runs) ->
     run = library_runs(name)
     tables = run.simulation.tables()
     balance = stock_balance(run.scenario, tables)
-    assert np.allclose(balance["residual"], 0.0, atol=1e-6), balance[balance["residual"].abs() > 1e-6]
+    assert np.allclose(balance["residual"], 0.0, atol=1e-6), balance[
+        balance["residual"].abs() > 1e-6
+    ]
     orders = tables["orders"]
     assert np.allclose(order_balance(orders)["residual"], 0.0, atol=1e-6)
     for kind, allowed in TERMINAL.items():
@@ -81,7 +83,8 @@ def test_deterministic_simulation_reproduces_the_plan() -> None:
     planned = run.plan.inventory.set_index(["node", "item", "day_end"])["qty"].sort_index()
     simulated = (
         run.simulation.inventory.rename(columns={"product": "item", "day": "day_end"})
-        .set_index(["node", "item", "day_end"])["on_hand"].sort_index()
+        .set_index(["node", "item", "day_end"])["on_hand"]
+        .sort_index()
     )
     simulated = simulated.reindex(planned.index)
     assert len(planned) == 2 * 6 * 120

@@ -12,19 +12,25 @@ from sim.accounting import order_balance, stock_balance
 from tests.conftest import tiny_scenario_dict
 
 
-def _orders(rows: list[tuple[float, float]], zone: str = "zone", product: str = "widget",
-            promise: float = 2.0) -> pd.DataFrame:
-    return pd.DataFrame({
-        "order_id": [f"CO-{i}" for i in range(len(rows))],
-        "time": [t for t, _ in rows],
-        "customer": np.arange(len(rows), dtype=np.int64),
-        "segment": "all",
-        "zone": zone,
-        "product": product,
-        "qty": [float(q) for _, q in rows],
-        "campaign": "",
-        "requested_time": [t + promise for t, _ in rows],
-    })
+def _orders(
+    rows: list[tuple[float, float]],
+    zone: str = "zone",
+    product: str = "widget",
+    promise: float = 2.0,
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "order_id": [f"CO-{i}" for i in range(len(rows))],
+            "time": [t for t, _ in rows],
+            "customer": np.arange(len(rows), dtype=np.int64),
+            "segment": "all",
+            "zone": zone,
+            "product": product,
+            "qty": [float(q) for _, q in rows],
+            "campaign": "",
+            "requested_time": [t + promise for t, _ in rows],
+        }
+    )
 
 
 def _run(scenario, releases, orders):
@@ -36,15 +42,25 @@ def _run(scenario, releases, orders):
 
 
 def _purchase(day: float, qty: float, due: float) -> ReleaseSchedule:
-    purchases = pd.DataFrame({"lane": [0], "dst": ["wh"], "item": ["widget"],
-                              "release_day": [day], "due_day": [due], "qty": [qty]})
+    purchases = pd.DataFrame(
+        {
+            "lane": [0],
+            "dst": ["wh"],
+            "item": ["widget"],
+            "release_day": [day],
+            "due_day": [due],
+            "qty": [qty],
+        }
+    )
     return ReleaseSchedule.from_tables({"purchases": purchases})
 
 
 def _events(tables) -> list[tuple[float, str, str, float]]:
     ev = tables["events"]
-    return [(round(t, 4), e, o, q) for t, e, o, q in zip(ev["time"], ev["event"], ev["order_id"],
-                                                          ev["qty"], strict=True)]
+    return [
+        (round(t, 4), e, o, q)
+        for t, e, o, q in zip(ev["time"], ev["event"], ev["order_id"], ev["qty"], strict=True)
+    ]
 
 
 def test_backorder_exact_event_sequence() -> None:
@@ -61,7 +77,7 @@ def test_backorder_exact_event_sequence() -> None:
         (1.5, "backordered", "CO-1", 2.0),
         (2.0, "placed", "PO-000001", 10.0),
         (2.5, "delivered", "CO-1", 2.0),
-        (3.0, "shipped", "PO-000001", 10.0),   # supplier lead time 1 day
+        (3.0, "shipped", "PO-000001", 10.0),  # supplier lead time 1 day
         (5.0, "received", "PO-000001", 10.0),  # lane transit 2 days
         (5.0, "allocated", "CO-1", 2.0),
         (5.0, "shipped", "CO-1", 2.0),
@@ -106,11 +122,17 @@ def _plant_scenario(**changes):
             "steel": {"kind": "component", "unit_cost": 1.0},
         },
         nodes={
-            "sup": {"kind": "supplier", "lead_time": {"dist": "fixed", "mean": 0},
-                    "supplies": {"steel": {"price": 1.0}}},
-            "plant": {"kind": "plant", "production_lead_time_days": 2,
-                      "produces": {"widget": {"cost_per_unit": 3.0}},
-                      "initial_inventory": {"steel": 6}},
+            "sup": {
+                "kind": "supplier",
+                "lead_time": {"dist": "fixed", "mean": 0},
+                "supplies": {"steel": {"price": 1.0}},
+            },
+            "plant": {
+                "kind": "plant",
+                "production_lead_time_days": 2,
+                "produces": {"widget": {"cost_per_unit": 3.0}},
+                "initial_inventory": {"steel": 6},
+            },
             "zone": {"kind": "customer_zone", "service_promise_days": 5},
         },
         lanes=[
@@ -124,20 +146,35 @@ def _plant_scenario(**changes):
 
 def test_production_waits_for_components() -> None:
     scenario = _plant_scenario()
-    production = pd.DataFrame({"plant": ["plant"], "product": ["widget"], "start_day": [0],
-                               "finish_day": [2], "qty": [5.0]})
-    purchases = pd.DataFrame({"lane": [0], "dst": ["plant"], "item": ["steel"], "release_day": [1],
-                              "due_day": [4], "qty": [4.0]})
+    production = pd.DataFrame(
+        {
+            "plant": ["plant"],
+            "product": ["widget"],
+            "start_day": [0],
+            "finish_day": [2],
+            "qty": [5.0],
+        }
+    )
+    purchases = pd.DataFrame(
+        {
+            "lane": [0],
+            "dst": ["plant"],
+            "item": ["steel"],
+            "release_day": [1],
+            "due_day": [4],
+            "qty": [4.0],
+        }
+    )
     releases = ReleaseSchedule.from_tables({"production": production, "purchases": purchases})
     tables = _run(scenario, releases, _orders([(6.5, 5)]))
     mo = [e for e in _events(tables) if e[2] == "MO-000001"]
     assert mo == [
         (0.0, "placed", "MO-000001", 5.0),
-        (0.0, "consumed", "MO-000001", 6.0),        # 6 steel → 3 widgets now
+        (0.0, "consumed", "MO-000001", 6.0),  # 6 steel → 3 widgets now
         (0.0, "in_production", "MO-000001", 3.0),
         (0.0, "waiting_components", "MO-000001", 2.0),
         (2.0, "received", "MO-000001", 3.0),
-        (4.0, "consumed", "MO-000001", 4.0),        # the steel purchase lands on day 4
+        (4.0, "consumed", "MO-000001", 4.0),  # the steel purchase lands on day 4
         (4.0, "in_production", "MO-000001", 2.0),
         (6.0, "received", "MO-000001", 2.0),
     ]
@@ -168,8 +205,9 @@ def test_continuous_review_policies(policy, expected_orders) -> None:
 
 def test_periodic_order_up_to_reviews_every_period() -> None:
     policy = {"kind": "order_up_to", "order_up_to": 8, "review_period_days": 3}
-    scenario = scenario_from_dict(tiny_scenario_dict(
-        policies=[{"node": "wh", "product": "widget", **policy}]))
+    scenario = scenario_from_dict(
+        tiny_scenario_dict(policies=[{"node": "wh", "product": "widget", **policy}])
+    )
     tables = _run(scenario, ReleaseSchedule.empty(), _orders([(0.5, 2), (1.5, 1), (4.5, 4)]))
     purchases = tables["orders"][tables["orders"]["order_type"] == "purchase"]
     # reviews on days 0, 3, 6, 9: positions 5, 5, 4, 8 → orders 3, 3, 4, none
@@ -182,30 +220,53 @@ def _run_with(scenario, releases, orders):
 
     streams = Streams.from_seed(np.random.SeedSequence(1))
     disruptions = Disruptions(sample_windows(scenario, streams.disruptions))
-    tables = Simulation(scenario, SupplyNetwork(scenario), releases, orders, streams,
-                        disruptions).run()
+    tables = Simulation(
+        scenario, SupplyNetwork(scenario), releases, orders, streams, disruptions
+    ).run()
     for frame in tables.values():
         frame.insert(0, "replication", 0)
     return tables
 
 
 def test_supplier_outage_holds_dispatch_until_it_ends() -> None:
-    outage = {"name": "strike", "kind": "supplier_outage", "node": "sup", "start": "2027-01-05",
-              "duration_days": 3}  # days 1 to 4
+    outage = {
+        "name": "strike",
+        "kind": "supplier_outage",
+        "node": "sup",
+        "start": "2027-01-05",
+        "duration_days": 3,
+    }  # days 1 to 4
     scenario = scenario_from_dict(tiny_scenario_dict(disruptions=[outage]))
     tables = _run_with(scenario, _purchase(0, 10, 3), _orders([]))
     po = [e for e in _events(tables) if e[2] == "PO-000001"]
     # ready on day 1 (lead time 1) but the supplier is down until day 4; transit 2 days
-    assert po == [(0.0, "placed", "PO-000001", 10.0), (4.0, "shipped", "PO-000001", 10.0),
-                  (6.0, "received", "PO-000001", 10.0)]
+    assert po == [
+        (0.0, "placed", "PO-000001", 10.0),
+        (4.0, "shipped", "PO-000001", 10.0),
+        (6.0, "received", "PO-000001", 10.0),
+    ]
 
 
 def test_lane_closure_delay_and_capacity() -> None:
-    data = tiny_scenario_dict(disruptions=[
-        {"name": "flood", "kind": "lane_closure", "lane": 0, "start": "2027-01-05", "duration_days": 2},
-        {"name": "jam", "kind": "lane_delay", "lane": 0, "start": "2027-01-07", "duration_days": 1,
-         "extra_days": 3},
-    ])
+    data = tiny_scenario_dict(
+        disruptions=[
+            {
+                "name": "flood",
+                "kind": "lane_closure",
+                "lane": 0,
+                "start": "2027-01-05",
+                "duration_days": 2,
+            },
+            {
+                "name": "jam",
+                "kind": "lane_delay",
+                "lane": 0,
+                "start": "2027-01-07",
+                "duration_days": 1,
+                "extra_days": 3,
+            },
+        ]
+    )
     data["lanes"][0]["capacity_per_day"] = 6
     scenario = scenario_from_dict(data)
     tables = _run_with(scenario, _purchase(0, 10, 3), _orders([]))
@@ -222,8 +283,14 @@ def test_lane_closure_delay_and_capacity() -> None:
 
 
 def test_stock_loss_is_written_off_and_accounted() -> None:
-    fire = {"name": "fire", "kind": "stock_loss", "node": "wh", "start": "2027-01-06",
-            "duration_days": 1, "stock_loss": 0.5}
+    fire = {
+        "name": "fire",
+        "kind": "stock_loss",
+        "node": "wh",
+        "start": "2027-01-06",
+        "duration_days": 1,
+        "stock_loss": 0.5,
+    }
     scenario = scenario_from_dict(tiny_scenario_dict(disruptions=[fire]))
     tables = _run_with(scenario, ReleaseSchedule.empty(), _orders([(0.5, 1)]))
     written = tables["events"].query("event == 'written_off'")
@@ -237,12 +304,29 @@ def test_plant_capacity_spreads_production_over_days() -> None:
     data = scenario.model_dump(mode="json")
     data["nodes"]["plant"]["capacity_per_day"] = 2
     data["nodes"]["plant"]["initial_inventory"] = {"steel": 10}
-    data["disruptions"] = [{"name": "breakdown", "kind": "plant_capacity_loss", "node": "plant",
-                            "start": "2027-01-05", "duration_days": 1, "capacity_loss": 1.0}]
+    data["disruptions"] = [
+        {
+            "name": "breakdown",
+            "kind": "plant_capacity_loss",
+            "node": "plant",
+            "start": "2027-01-05",
+            "duration_days": 1,
+            "capacity_loss": 1.0,
+        }
+    ]
     scenario = scenario_from_dict(data)
-    production = pd.DataFrame({"plant": ["plant"], "product": ["widget"], "start_day": [0],
-                               "finish_day": [2], "qty": [5.0]})
-    tables = _run_with(scenario, ReleaseSchedule.from_tables({"production": production}), _orders([]))
+    production = pd.DataFrame(
+        {
+            "plant": ["plant"],
+            "product": ["widget"],
+            "start_day": [0],
+            "finish_day": [2],
+            "qty": [5.0],
+        }
+    )
+    tables = _run_with(
+        scenario, ReleaseSchedule.from_tables({"production": production}), _orders([])
+    )
     received = tables["events"].query("event == 'received' and order_id == 'MO-000001'")
     # 2 on day 0 (ready day 2), none on day 1 (breakdown), 2 on day 2, 1 on day 3; lead 2 days
     assert received[["time", "qty"]].values.tolist() == [[2.0, 2.0], [4.0, 2.0], [5.0, 1.0]]

@@ -27,7 +27,11 @@ def _base_stock_closed_form(rate: float, lead: float, level: int) -> tuple[float
 
 def test_closed_form_matches_the_textbook_numbers() -> None:
     fill, backorders, on_hand = _base_stock_closed_form(10 / 30, 30, 15)
-    assert (round(fill, 6), round(backorders, 6), round(on_hand, 6)) == (0.916542, 0.103479, 5.103479)
+    assert (round(fill, 6), round(backorders, 6), round(on_hand, 6)) == (
+        0.916542,
+        0.103479,
+        5.103479,
+    )
 
 
 @pytest.mark.slow
@@ -35,14 +39,19 @@ def test_base_stock_poisson_matches_closed_form() -> None:
     scenario = load_scenario("textbook/base_stock_poisson")
     result = simulate(scenario, ReleaseSchedule.empty(), replications=40, seed=2024)
     warm = scenario.simulation.warmup_days
-    orders = result.orders.query("order_type == 'customer' and placed_time >= @warm")
+    orders = result.orders[
+        (result.orders["order_type"] == "customer") & (result.orders["placed_time"] >= warm)
+    ]
     per_rep = orders.groupby("replication")[["filled_immediately", "qty"]].sum()
     fill = per_rep["filled_immediately"] / per_rep["qty"]
-    inventory = result.inventory.query("day >= @warm")
+    inventory = result.inventory[result.inventory["day"] >= warm]
     levels = inventory.groupby("replication")[["on_hand", "backorders"]].mean()
     expected_fill, expected_b, expected_oh = _base_stock_closed_form(10 / 30, 30, 15)
-    for sample, expected in ((fill, expected_fill), (levels["backorders"], expected_b),
-                             (levels["on_hand"], expected_oh)):
+    for sample, expected in (
+        (fill, expected_fill),
+        (levels["backorders"], expected_b),
+        (levels["on_hand"], expected_oh),
+    ):
         standard_error = sample.std(ddof=1) / math.sqrt(len(sample))
         assert abs(sample.mean() - expected) < 4 * standard_error + 1e-3, (sample.mean(), expected)
     # the policy keeps the inventory position at S at every snapshot
@@ -59,28 +68,40 @@ def test_bullwhip_ratio_of_moving_average_order_up_to(window: int, expected: flo
     assert math.isclose(1 + 2 * 2 / window + 2 * 4 / window**2, expected)
     result = simulate(scenario, ReleaseSchedule.empty(), replications=3, seed=11)
     warm = scenario.simulation.warmup_days
-    orders = result.orders.query("placed_time >= @warm")
-    placed = orders[orders["order_type"] == "purchase"].groupby(["replication", "placed_time"])["qty"].sum()
+    orders = result.orders[result.orders["placed_time"] >= warm]
+    placed = (
+        orders[orders["order_type"] == "purchase"]
+        .groupby(["replication", "placed_time"])["qty"]
+        .sum()
+    )
     customer = orders[orders["order_type"] == "customer"]
-    demand = customer.assign(day=np.floor(customer["placed_time"])).groupby(["replication", "day"])["qty"].sum()
+    demand = (
+        customer.assign(day=np.floor(customer["placed_time"]))
+        .groupby(["replication", "day"])["qty"]
+        .sum()
+    )
     ratio = placed.var() / demand.var()
     assert ratio == pytest.approx(expected, rel=0.06)
 
 
 # ----------------------------------------------------------------------------- properties
-_POLICIES = st.sampled_from([
-    {"kind": "base_stock", "order_up_to": 12},
-    {"kind": "s_S", "reorder_point": 4, "order_up_to": 15},
-    {"kind": "r_Q", "reorder_point": 5, "order_quantity": 6},
-    {"kind": "order_up_to", "order_up_to": 14, "review_period_days": 3},
-    {"kind": "order_up_to", "review_period_days": 2, "forecast": "exponential_smoothing"},
-])
-_LEAD = st.sampled_from([
-    {"dist": "fixed", "mean": 2},
-    {"dist": "uniform", "low": 0.5, "high": 4},
-    {"dist": "lognormal", "mean": 3, "cv": 0.5},
-    {"dist": "empirical", "values": [1, 2, 6]},
-])
+_POLICIES = st.sampled_from(
+    [
+        {"kind": "base_stock", "order_up_to": 12},
+        {"kind": "s_S", "reorder_point": 4, "order_up_to": 15},
+        {"kind": "r_Q", "reorder_point": 5, "order_quantity": 6},
+        {"kind": "order_up_to", "order_up_to": 14, "review_period_days": 3},
+        {"kind": "order_up_to", "review_period_days": 2, "forecast": "exponential_smoothing"},
+    ]
+)
+_LEAD = st.sampled_from(
+    [
+        {"dist": "fixed", "mean": 2},
+        {"dist": "uniform", "low": 0.5, "high": 4},
+        {"dist": "lognormal", "mean": 3, "cv": 0.5},
+        {"dist": "empirical", "values": [1, 2, 6]},
+    ]
+)
 
 
 @st.composite
@@ -88,45 +109,111 @@ def _random_network(draw: st.DrawFn) -> dict:
     n_wh = draw(st.integers(1, 2))
     products = {f"p{i}": {"unit_cost": 1.0, "price": 2.0} for i in range(draw(st.integers(1, 2)))}
     nodes: dict = {
-        "sup": {"kind": "supplier", "lead_time": draw(_LEAD),
-                "reliability": draw(st.sampled_from([1.0, 0.7])),
-                "partial_probability": draw(st.sampled_from([0.0, 0.3])),
-                "supplies": {p: {"price": 1.0, "capacity_per_day": draw(st.sampled_from([None, 5.0]))}
-                             for p in products}},
+        "sup": {
+            "kind": "supplier",
+            "lead_time": draw(_LEAD),
+            "reliability": draw(st.sampled_from([1.0, 0.7])),
+            "partial_probability": draw(st.sampled_from([0.0, 0.3])),
+            "supplies": {
+                p: {"price": 1.0, "capacity_per_day": draw(st.sampled_from([None, 5.0]))}
+                for p in products
+            },
+        },
     }
     lanes = []
     for w in range(n_wh):
-        nodes[f"wh{w}"] = {"kind": "warehouse",
-                           "initial_inventory": {p: draw(st.integers(0, 10)) for p in products}}
-        lanes.append({"src": "sup", "dst": f"wh{w}", "lead_time": draw(_LEAD),
-                      "capacity_per_day": draw(st.sampled_from([None, 6.0]))})
+        nodes[f"wh{w}"] = {
+            "kind": "warehouse",
+            "initial_inventory": {p: draw(st.integers(0, 10)) for p in products},
+        }
+        lanes.append(
+            {
+                "src": "sup",
+                "dst": f"wh{w}",
+                "lead_time": draw(_LEAD),
+                "capacity_per_day": draw(st.sampled_from([None, 6.0])),
+            }
+        )
     if n_wh == 2:
         lanes.append({"src": "wh0", "dst": "wh1", "lead_time": draw(_LEAD)})
     zones = draw(st.integers(1, 2))
     for z in range(zones):
         nodes[f"z{z}"] = {"kind": "customer_zone"}
         lanes.append({"src": f"wh{z % n_wh}", "dst": f"z{z}", "lead_time": draw(_LEAD)})
-    policies = [{"node": f"wh{w}", "product": p, **draw(_POLICIES)}
-                for w in range(n_wh) for p in products]
-    demand = [{"zone": f"z{z}", "product": p, "dist": "poisson",
-               "mean_per_day": draw(st.sampled_from([0.5, 2.0]))}
-              for z in range(zones) for p in products]
-    disruptions = draw(st.lists(st.sampled_from([
-        {"name": "outage", "kind": "supplier_outage", "node": "sup", "mtbf_days": 20, "mttr_days": 4},
-        {"name": "fire", "kind": "stock_loss", "node": "wh0", "start": "2027-01-20", "duration_days": 1,
-         "stock_loss": 0.5},
-        {"name": "closed", "kind": "lane_closure", "lane": 0, "start": "2027-01-10", "duration_days": 5},
-        {"name": "slow", "kind": "lane_delay", "lane": 0, "mtbf_days": 15, "mttr_days": 3,
-         "extra_days": 2},
-        {"name": "surge", "kind": "demand_shock", "start": "2027-01-15", "duration_days": 10,
-         "demand_multiplier": 2.0},
-    ]), max_size=3, unique_by=lambda d: d["name"]))
+    policies = [
+        {"node": f"wh{w}", "product": p, **draw(_POLICIES)} for w in range(n_wh) for p in products
+    ]
+    demand = [
+        {
+            "zone": f"z{z}",
+            "product": p,
+            "dist": "poisson",
+            "mean_per_day": draw(st.sampled_from([0.5, 2.0])),
+        }
+        for z in range(zones)
+        for p in products
+    ]
+    disruptions = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    {
+                        "name": "outage",
+                        "kind": "supplier_outage",
+                        "node": "sup",
+                        "mtbf_days": 20,
+                        "mttr_days": 4,
+                    },
+                    {
+                        "name": "fire",
+                        "kind": "stock_loss",
+                        "node": "wh0",
+                        "start": "2027-01-20",
+                        "duration_days": 1,
+                        "stock_loss": 0.5,
+                    },
+                    {
+                        "name": "closed",
+                        "kind": "lane_closure",
+                        "lane": 0,
+                        "start": "2027-01-10",
+                        "duration_days": 5,
+                    },
+                    {
+                        "name": "slow",
+                        "kind": "lane_delay",
+                        "lane": 0,
+                        "mtbf_days": 15,
+                        "mttr_days": 3,
+                        "extra_days": 2,
+                    },
+                    {
+                        "name": "surge",
+                        "kind": "demand_shock",
+                        "start": "2027-01-15",
+                        "duration_days": 10,
+                        "demand_multiplier": 2.0,
+                    },
+                ]
+            ),
+            max_size=3,
+            unique_by=lambda d: d["name"],
+        )
+    )
     return {
-        "name": "random", "start_date": "2027-01-01", "horizon_days": draw(st.integers(20, 60)),
-        "products": products, "nodes": nodes, "lanes": lanes, "policies": policies,
-        "demand": demand, "disruptions": disruptions,
-        "fulfillment": {"unmet_demand": draw(st.sampled_from(["backorder", "lost_sales"])),
-                        "allocation": draw(st.sampled_from(["fifo", "priority"]))},
+        "name": "random",
+        "start_date": "2027-01-01",
+        "horizon_days": draw(st.integers(20, 60)),
+        "products": products,
+        "nodes": nodes,
+        "lanes": lanes,
+        "policies": policies,
+        "demand": demand,
+        "disruptions": disruptions,
+        "fulfillment": {
+            "unmet_demand": draw(st.sampled_from(["backorder", "lost_sales"])),
+            "allocation": draw(st.sampled_from(["fifo", "priority"])),
+        },
         "simulation": {"seed": draw(st.integers(0, 10_000))},
     }
 
@@ -143,6 +230,9 @@ def test_units_and_orders_are_conserved_on_random_networks(data: dict) -> None:
     orders = tables["orders"]
     assert np.allclose(order_balance(orders)["residual"], 0.0, atol=1e-6)
     customer = orders[orders["order_type"] == "customer"]
-    assert ((customer["filled_immediately"] >= 0) & (customer["filled_immediately"] <= customer["qty"] + 1e-9)).all()
+    assert (
+        (customer["filled_immediately"] >= 0)
+        & (customer["filled_immediately"] <= customer["qty"] + 1e-9)
+    ).all()
     inventory = tables["inventory"]
     assert (inventory["backorders"] >= -1e-9).all() and (inventory["on_order"] >= -1e-9).all()
