@@ -97,6 +97,10 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _zero(value: float) -> float:
+    return float(value) if value is not None and math.isfinite(float(value)) else 0.0
+
+
 def _clean(values: Sequence[float] | pd.Series) -> list[float | None]:
     """Floats with NaN/inf as None (plotly leaves a gap)."""
     out: list[float | None] = []
@@ -165,12 +169,21 @@ def frontier_figure(
                 f"{service_label.lower()} %{{y:.2%}}<extra></extra>",
             }
         )
+    xs = [
+        v
+        for row in frontier.itertuples(index=False)
+        for v in (row.cost - _zero(row.cost_ci), row.cost + _zero(row.cost_ci))
+    ]
+    span = (max(xs) - min(xs)) if xs else 0.0
+    pad = 0.18 * span if span > 0 else max(1.0, 0.05 * abs(xs[0]) if xs else 1.0)
+    x_range = [min(xs) - pad, max(xs) + pad] if xs else None
     return {
         "data": traces,
         "layout": _layout(
             f"{service_label} vs total cost (mean ± 95 % CI; filled = on the efficient frontier)",
             400,
-            xaxis=_money_axis(f"Total cost ({text(currency)}) — lower is better"),
+            xaxis=_money_axis(f"Total cost ({text(currency)}) — lower is better")
+            | ({"range": x_range} if x_range else {}),
             yaxis=_axis(f"{service_label} — higher is better", tickformat=".1%"),
             showlegend=False,
         ),
@@ -215,9 +228,11 @@ def cost_figure(costs: pd.DataFrame, order: Sequence[str], currency: str) -> Fig
     has_penalty = any(not bool(v) for v in costs["in_total"]) if len(costs) else False
     layout = _layout(
         "Cost breakdown per strategy (mean over replications)",
-        max(260, 70 + 56 * len(order)),
+        max(280, 110 + 56 * len(order)),
         barmode="stack",
         yaxis=_axis("", autorange="reversed"),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "traceorder": "normal"},
+        margin={"l": 64, "r": 16, "t": 84, "b": 48},
     )
     if has_penalty:
         layout["xaxis"] = _money_axis(f"Cash cost ({text(currency)})") | {"domain": [0, 0.72]}

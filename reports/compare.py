@@ -716,7 +716,7 @@ def disruption_impact(
 
     Per replication and window: the unit fill rate of orders placed in the ``window_days`` before
     the start, during ``[start, end)``, and in the ``window_days`` after the end; the time to
-    recover is the first ``d ≥ 0`` such that the fill rate over days ``[end + d, end + d + 7)``
+    recover is the first ``d ≥ 0`` such that the fill rate over days ``[end + d, end + d + 14)``
     is within ``tolerance`` of the rate before (NaN when it never is within the horizon). Lost and
     backordered units during the window and units written off are summed. Averaged over
     replications (and over windows of a recurring disruption).
@@ -767,8 +767,8 @@ def disruption_impact(
         before = rate(start - window_days, start)
         recover = math.nan
         if math.isfinite(before):
-            for d in range(0, max(0, horizon - end - 6)):
-                r = rate(end + d, end + d + 7)
+            for d in range(0, max(0, horizon - end - 13)):
+                r = rate(end + d, end + d + 14)
                 if math.isfinite(r) and r >= before - tolerance:
                     recover = float(d)
                     break

@@ -446,7 +446,7 @@ def _disruption_table(data: ReportData, colors: Mapping[str, str]) -> str:
         "<th class='num'>Written off</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         "<p class='note'>Fill rate of customer orders placed in each period, mean over "
-        "replications. Time to recover: days after the disruption ends until a 7-day fill "
+        "replications. Time to recover: days after the disruption ends until a 14-day fill "
         "rate is back within 1 point of the rate before it.</p>"
     )
 
@@ -613,7 +613,8 @@ border-left:4px solid #cbd2dc;background:#f8fafc;border-radius:4px}
 .dot{display:inline-block;width:.7em;height:.7em;border-radius:50%;margin-right:.4em;vertical-align:baseline}
 table.headline td.kpi .v{font-size:1.15rem;font-weight:600;white-space:nowrap}
 table.headline td{vertical-align:top}table.headline th.name{white-space:nowrap}
-.delta,.ci{white-space:nowrap}
+.delta,.ci,td.num,th.num{white-space:nowrap}
+table.worst td,table.disruptions td{white-space:nowrap}
 .ci{color:#64748b;font-size:.8rem}.unit{color:#64748b;font-size:.75rem;font-weight:400}
 .delta{font-size:.82rem;margin-top:.15rem;padding:0 .25rem;border-radius:3px;display:inline-block}
 .delta.base{color:#64748b}.good{color:#166534}.bad{color:#b91c1c}

@@ -359,3 +359,32 @@ def test_find_chromium_explains_how_to_install(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ChromiumNotFoundError, match="apt-get install chromium"):
         find_chromium()
+
+
+def test_cli_report_of_a_compare_batch(tmp_path: Path) -> None:
+    from scenarios import scenario_to_yaml
+
+    runner = CliRunner()
+    files = []
+    for name, stock in (("base", 5), ("more_stock", 60)):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(scenario_to_yaml(_scenario(name, stock)), encoding="utf-8")
+        files.append(str(path))
+    runs_dir = tmp_path / "runs"
+    done = runner.invoke(app, ["compare", *files, "-n", "3", "--executor", "inline",
+                               "--runs-dir", str(runs_dir)])
+    assert done.exit_code == 0, done.output
+    (batch,) = (runs_dir / "batches").iterdir()
+    out = tmp_path / "batch.html"
+    done = runner.invoke(app, ["report", batch.name, "--runs-dir", str(runs_dir),
+                               "--detail-replications", "2", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    cells = [c for c in _parse(out.read_text(encoding="utf-8")).cells if c["tag"] == "tr"]
+    kpis = pd.read_parquet(batch / "kpis.parquet")
+    for label in ("base", "more_stock"):
+        want = kpis[(kpis["label"] == label) & (kpis["metric"] == "fill_rate")
+                    & (kpis["scope"] == "all")]["value"].mean()
+        (cell,) = [c for c in cells if c["data-strategy"] == label
+                   and c["data-metric"] == "fill_rate"]
+        assert float(cell["data-value"]) == pytest.approx(want, rel=1e-12)
+    assert 'id="chart-time"' in out.read_text(encoding="utf-8")
