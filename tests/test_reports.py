@@ -388,3 +388,29 @@ def test_cli_report_of_a_compare_batch(tmp_path: Path) -> None:
                    and c["data-metric"] == "fill_rate"]
         assert float(cell["data-value"]) == pytest.approx(want, rel=1e-12)
     assert 'id="chart-time"' in out.read_text(encoding="utf-8")
+
+
+def test_disruption_impact_by_hand() -> None:
+    from reports.compare import disruption_impact
+
+    scenario = scenario_from_dict(tiny_scenario_dict(horizon_days=40))
+    filled = [10.0] * 40
+    filled[3] = filled[4] = 0.0
+    filled[5] = filled[6] = 5.0
+    orders = pd.DataFrame({"replication": 0, "order_type": "customer", "product": "widget",
+                           "placed_time": [d + 0.5 for d in range(40)], "qty": 10.0,
+                           "filled_immediately": filled})
+    events = pd.DataFrame({"replication": [0, 0, 0], "time": [3.5, 4.0, 20.0],
+                           "order_type": ["customer", "adjustment", "customer"],
+                           "event": ["lost", "written_off", "lost"], "qty": [20.0, 7.0, 99.0]})
+    windows = pd.DataFrame({"replication": [0], "index": [0], "name": ["strike"],
+                            "kind": ["supplier_outage"], "start": [3.0], "end": [5.0]})
+    kpis = pd.DataFrame({"replication": [0], "metric": ["fill_rate"], "scope": ["all"],
+                         "value": [0.9], "unit": ["fraction"]})
+    run = StrategyRun("s", scenario, kpis, {"orders": orders, "events": events,
+                                            "disruption_windows": windows})
+    (row,) = disruption_impact(run).to_dict("records")
+    assert row["fill_before"] == 1.0 and row["fill_during"] == 0.0
+    assert row["fill_after"] == pytest.approx(270 / 280)  # days 5-32
+    assert row["recover_days"] == 2.0  # days 7-20 are the first 14 all at the rate before
+    assert row["lost_during"] == 20.0 and row["written_off"] == 7.0
