@@ -309,8 +309,8 @@ class CustomerBase:
                 promise=np.array([promise.get(z, 0.0) for z in drv.zones], dtype=float),
                 prices=prices,
                 cumulative_products=np.cumsum(drv.product_probability, axis=1),
-                zone_codes=np.array([zones.index(z) for z in drv.zones], dtype=np.int64),
-                product_codes=np.array([products.index(p) for p in drv.products], dtype=np.int64),
+                zone_codes=np.array([zones.index(z) for z in drv.zones], dtype=np.int16),
+                product_codes=np.array([products.index(p) for p in drv.products], dtype=np.int16),
                 attribution=_attribution_table(drv),
             ))
             multipliers.append(drv.multiplier)
@@ -377,21 +377,27 @@ class CustomerBase:
         return self._frame(parts)
 
     def _frame(self, parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
-        """One frame, sorted by time, from line arrays (names as codes until the end)."""
+        """One frame, sorted by time, from line arrays. Names are categorical columns (cheap to
+        build at a million lines; compare and convert like strings)."""
         parts = [p for p in parts if len(p["time"])]
         if not parts:
             return _empty_lines()
         merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         order = np.argsort(merged["time"], kind="stable")
         merged = {k: v[order] for k, v in merged.items()}
+        names = (list(self._segment_names), list(self._zone_names), list(self._product_names))
+        campaigns = [c.name for c in self.scenario.crm.campaigns] + [""]
+        unique = list(dict.fromkeys(campaigns))  # names need not be unique
+        code_of = np.array([unique.index(c) for c in campaigns])
+        campaign = code_of[np.where(merged["campaign"] >= 0, merged["campaign"], len(campaigns) - 1)]
         return pd.DataFrame({
             "time": merged["time"],
             "customer": merged["customer"].astype(np.int64) + self.id_offset,
-            "segment": self._segment_names[merged["segment"]],
-            "zone": self._zone_names[merged["zone"]],
-            "product": self._product_names[merged["product"]],
+            "segment": pd.Categorical.from_codes(merged["segment"], names[0]),
+            "zone": pd.Categorical.from_codes(merged["zone"], names[1]),
+            "product": pd.Categorical.from_codes(merged["product"], names[2]),
             "qty": merged["qty"],
-            "campaign": _campaign_names(self.scenario, merged["campaign"]),
+            "campaign": pd.Categorical.from_codes(campaign, unique),
             "requested_time": merged["requested_time"],
             "kind": pd.Categorical.from_codes(merged["kind"], _LINE_KINDS),
         })
@@ -418,13 +424,13 @@ class CustomerBase:
             who = np.repeat(customers, deal.orders)
             zone = self.population["zone"][who]
             self._calloffs.append({
-                "time": when, "customer": who, "segment": np.full(len(who), s.index),
+                "time": when, "customer": who, "segment": np.full(len(who), s.index, dtype=np.int16),
                 "zone": s.zone_codes[zone],
                 "product": s.product_codes[np.repeat(product, deal.orders)],
                 "qty": _lognormal(rng, deal.units_mean, deal.units_cv, len(when)),
-                "campaign": np.repeat(campaign_ids, deal.orders),
+                "campaign": np.repeat(campaign_ids, deal.orders).astype(np.int16),
                 "requested_time": when + np.maximum(s.promise[zone], deal.start_after_days),
-                "kind": np.full(len(who), 3),
+                "kind": np.full(len(who), 3, dtype=np.int8),
             })
             value = deal.units_mean * deal.orders * s.prices[product]
         self._acquisitions.append((np.full(len(times), s.index), customers, lead_ids, times,
@@ -476,9 +482,10 @@ class CustomerBase:
                 chosen = campaign if mask is None else campaign[mask]
             zone = pop["zone"][w]
             parts.append({
-                "time": t, "customer": w, "segment": np.full(n, s.index),
+                "time": t, "customer": w, "segment": np.full(n, s.index, dtype=np.int16),
                 "zone": s.zone_codes[zone], "product": s.product_codes[product], "qty": qty,
-                "campaign": chosen, "requested_time": t + s.promise[zone], "kind": k,
+                "campaign": np.asarray(chosen, dtype=np.int16), "requested_time": t + s.promise[zone],
+                "kind": np.asarray(k, dtype=np.int8),
             })
         return parts
 
