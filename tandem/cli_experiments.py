@@ -497,13 +497,15 @@ def runs_main(
         return
     frame = _listing(runs_dir)
     table = Table(title=f"runs and batches in {runs_dir} ({len(frame)})")
-    for column in ("id", "kind", "scenario / name", "replications", "status", "created", "seconds"):
-        table.add_column(column, justify="right" if column in ("replications", "seconds")
-                         else "left")
+    table.add_column("id", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("reps", justify="right")
+    table.add_column("status", no_wrap=True)
+    table.add_column("s", justify="right")
     for row in frame.head(limit).itertuples(index=False):
-        seconds = "" if pd.isna(row.seconds) else f"{row.seconds:.1f}"
-        table.add_row(str(row.id), str(row.kind), str(row.name), str(row.replications),
-                      str(row.status), str(row.created)[:19], seconds)
+        seconds = "" if pd.isna(row.seconds) else f"{row.seconds:.0f}"
+        table.add_row(str(row.id), str(row.kind), str(row.replications), str(row.status),
+                      seconds)
     console.print(table)
 
 
