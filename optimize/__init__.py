@@ -8,6 +8,7 @@ from dataclasses import replace
 import pandas as pd
 
 from optimize.data import PlanningData, PlanningState
+from optimize.elastic import diagnose_infeasibility, is_diagnosable
 from optimize.extract import extract_plan
 from optimize.model import build_plan_model
 from optimize.plan import PLAN_TABLES, Plan, SolveStatus
@@ -23,6 +24,7 @@ __all__ = [
     "SolveResult",
     "SolveStatus",
     "build_plan_model",
+    "diagnose_infeasibility",
     "extract_plan",
     "plan_supply",
     "solve",
@@ -53,7 +55,9 @@ def plan_supply(
     Plan
         Always check ``plan.status``: OPTIMAL or FEASIBLE carry tables; NOT_NEEDED (no stock
         points, e.g. a services company) has empty tables and objective 0; INFEASIBLE,
-        UNBOUNDED, NO_SOLUTION and ERROR have empty tables and a message saying why.
+        UNBOUNDED, NO_SOLUTION and ERROR have empty tables and a message saying why; an
+        INFEASIBLE plan also carries ``plan.diagnosis`` from an elastic re-solve (which hard
+        constraints had to be broken, where and by how much; :mod:`optimize.elastic`).
 
     Raises
     ------
@@ -82,4 +86,7 @@ def plan_supply(
     build_seconds = time.perf_counter() - start
     result = solve(model, scenario.solver)
     plan = extract_plan(model, data, result)
+    if is_diagnosable(result.status):
+        diagnosis, message = diagnose_infeasibility(data, scenario.solver)
+        plan = replace(plan, diagnosis=diagnosis, message=f"{plan.message}; {message}")
     return replace(plan, build_seconds=build_seconds)

@@ -7,7 +7,14 @@ from enum import StrEnum
 
 import pandas as pd
 
-__all__ = ["PLAN_TABLES", "STORAGE_OVERFLOW_COLUMNS", "Plan", "SolveStatus", "empty_table"]
+__all__ = [
+    "DIAGNOSIS_COLUMNS",
+    "PLAN_TABLES",
+    "STORAGE_OVERFLOW_COLUMNS",
+    "Plan",
+    "SolveStatus",
+    "empty_table",
+]
 
 
 class SolveStatus(StrEnum):
@@ -56,6 +63,10 @@ PLAN_TABLES: dict[str, tuple[str, ...]] = {
 STORAGE_OVERFLOW_COLUMNS = ("node", "bucket", "day_end", "capacity", "on_hand", "overflow")
 """Columns of :attr:`Plan.storage_overflow`: planned stock above a storage capacity (units)."""
 
+DIAGNOSIS_COLUMNS = ("constraint", "key", "bucket", "day", "violation", "description")
+"""Columns of :attr:`Plan.diagnosis`: hard constraints an elastic re-solve had to break
+(``violation`` in units; see :mod:`optimize.elastic`)."""
+
 
 def empty_table(columns: tuple[str, ...]) -> pd.DataFrame:
     """An empty table with ``columns``."""
@@ -87,6 +98,9 @@ class Plan:
     """Node-buckets where planned stock exceeds the storage capacity (see
     :data:`STORAGE_OVERFLOW_COLUMNS`); capacities are soft and overflow is penalised
     (``cost_breakdown["storage_penalty"]``), so it only appears when starting stock is above one."""
+    diagnosis: pd.DataFrame = field(default_factory=lambda: empty_table(DIAGNOSIS_COLUMNS))
+    """For an INFEASIBLE plan: the constraints an elastic re-solve had to break, where and by
+    how much (see :data:`DIAGNOSIS_COLUMNS` and :mod:`optimize.elastic`); empty otherwise."""
 
     @classmethod
     def without_tables(

@@ -110,9 +110,8 @@ def plan(
     out.mkdir(parents=True, exist_ok=True)
     for name in PLAN_TABLES:
         write_parquet(out / f"plan_{name}.parquet", result.table(name))
-    diagnosis = getattr(result, "diagnosis", None)
-    if isinstance(diagnosis, pd.DataFrame) and len(diagnosis):
-        write_parquet(out / "plan_diagnosis.parquet", diagnosis)
+    if len(result.diagnosis):
+        write_parquet(out / "plan_diagnosis.parquet", result.diagnosis)
     write_text(out / "plan_summary.json", json.dumps(plan_summary(result), indent=2))
     console.print(_summary_table(result, resolved.currency))
     if not result.status.has_plan:

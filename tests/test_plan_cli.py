@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -57,3 +58,28 @@ def test_plan_invalid_input_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     result = runner.invoke(app, ["plan", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 2
+
+
+def test_plan_without_usable_plan_exits_3_with_diagnosis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from optimize import PlanningData
+
+    original = PlanningData.from_scenario.__func__  # type: ignore[attr-defined]
+
+    def broken(cls: type, *args: object, **kwargs: object) -> PlanningData:
+        data = original(cls, *args, **kwargs)
+        return replace(data, on_hand={("wh", "widget"): -5.0})
+
+    monkeypatch.setattr(PlanningData, "from_scenario", classmethod(broken))
+    scenario = _write(tmp_path / "tiny.yaml", tiny_scenario_dict())
+    out = tmp_path / "plan"
+    result = runner.invoke(app, ["plan", str(scenario), "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    flat = " ".join(result.output.split())
+    assert "no usable plan" in flat and "widget at wh in bucket 0" in flat
+    assert json.loads((out / "plan_summary.json").read_text())["status"] == "infeasible"
+    diagnosis = pd.read_parquet(out / "plan_diagnosis.parquet")
+    assert diagnosis["violation"].sum() == 5.0
