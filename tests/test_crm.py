@@ -521,3 +521,67 @@ def test_fit_recovers_parameters_from_tandem_orders() -> None:
     assert got["b"] == pytest.approx(4.0, rel=0.5)
     assert fit.gamma_gamma is not None
     assert fit.gamma_gamma.p * fit.gamma_gamma.gamma / (fit.gamma_gamma.q - 1) == pytest.approx(50.0, rel=0.1)
+
+
+# ----------------------------------------------------------------------------------- KPIs
+def test_campaign_roi_by_attribution_method_and_net_of_supply() -> None:
+    from crm_model.kpis import crm_kpis
+
+    data = crm_dict(60, shops={"customers": 10, "orders_per_customer_per_year": 1,
+                               "channel_mix": {"email": 1.0, "social": 0.5}})
+    data["products"]["a"]["unit_cost"] = 4.0  # margin 6 a unit; b: 20 a unit
+    data["crm"]["campaigns"] = [
+        {"name": "early", "channel": "email", "start": "2027-01-25", "end": "2027-01-29", "budget": 50},
+        {"name": "late", "channel": "social", "start": "2027-02-03", "end": "2027-02-12", "budget": 100},
+        {"name": "never", "channel": "phone", "start": "2027-01-25", "end": "2027-01-26", "budget": 10},
+    ]
+    scenario = scenario_from_dict(data)
+    orders = pd.DataFrame({
+        "replication": 0, "order_type": "customer", "segment": "shops", "customer": [1, 2, 3, 4],
+        "product": ["a", "b", "a", "b"], "campaign": ["early", "late", "", ""],
+        "qty": [10.0, 1.0, 5.0, 2.0], "delivered_qty": [10.0, 0.0, 5.0, 2.0],
+        "placed_time": [2.0, 12.0, 40.0, 55.0],   # days: early runs 0-4, late 9-18
+        "lost_qty": [0.0, 1.0, 0.0, 0.0],
+    })
+    kpis = crm_kpis(scenario, {"orders": orders}, lookback_days=30)
+    value = kpis.set_index(["metric", "scope"])["value"]
+    # touches: line 1 early; line 2 early + late; line 3 (day 40) late only; line 4 none;
+    # "never" targets shops on phone, which reaches no one there
+    margin = {"incremental": (60, 20), "first_touch": (60 + 20, 30),
+              "last_touch": (60, 20 + 30), "linear": (60 + 10, 10 + 30)}
+    for method, (early, late) in margin.items():
+        assert value[f"campaign_margin_{method}", "campaign:early"] == pytest.approx(early)
+        assert value[f"campaign_margin_{method}", "campaign:late"] == pytest.approx(late)
+        assert value[f"campaign_roi_{method}", "campaign:late"] == pytest.approx((late - 100) / 100)
+    # net of supply: line 2 (20 of margin) was lost
+    assert value["campaign_roi_incremental_delivered", "campaign:late"] == pytest.approx(-1.0)
+    assert value["campaign_roi_last_touch_delivered", "campaign:late"] == pytest.approx((30 - 100) / 100)
+    assert value["campaign_roi_incremental", "channel:email"] == pytest.approx((60 - 50) / 50)
+    assert value["campaign_roi_incremental", "all"] == pytest.approx((80 - 160) / 160)
+    assert value["campaign_margin_first_touch", "campaign:never"] == 0.0
+
+
+def test_crm_kpis_of_a_run_with_funnel_and_service() -> None:
+    from crm_model.kpis import crm_kpis
+
+    data = rich_dict()
+    data["crm"]["service"] = {"product_issue_probability": 0.2}
+    scenario = scenario_from_dict(data)
+    stream = DemandModel(scenario).stream(np.random.default_rng(4))
+    orders = pd.concat([stream.next_orders(t, min(t + 7, 60)) for t in range(0, 60, 7)])
+    tables = {f"crm_{k}": v.assign(replication=0) for k, v in stream.tables().items()}
+    kpis = crm_kpis(scenario, tables)
+    value = kpis.set_index(["metric", "scope"])["value"]
+    leads = tables["crm_leads"]
+    assert value["leads", "all"] == len(leads)
+    assert value["deals_won", "segment:firms"] == int(((leads["segment"] == "firms") & (leads["reached"] == 3)).sum())
+    assert value["customers_acquired", "all"] == len(tables["crm_acquisitions"])
+    assert 0 < value["win_rate", "segment:shops"] < 1
+    assert value["tickets", "all"] == len(tables["crm_tickets"]) > 0
+    assert value["tickets", "reason:product"] == value["tickets", "all"]
+    assert value["tickets_unresolved_share", "all"] <= 1
+    life = tables["crm_lifecycle"]
+    end = life[(life["time"] == 60) & (life["state"] == "customer")]["customers"].sum()
+    assert value["active_customers", "all"] == end
+    assert value["clv_new_customer", "segment:firms"] > 0
+    assert len(orders) > 0
