@@ -32,47 +32,98 @@ def scenario_dict(customers: int, days: int) -> dict[str, Any]:
     """A CRM-only scenario with ``customers`` customers in three segments."""
     mix = {"a": 3, "b": 2, "c": 1}
     return {
-        "name": "demand_benchmark", "start_date": "2027-01-04", "horizon_days": days,
+        "name": "demand_benchmark",
+        "start_date": "2027-01-04",
+        "horizon_days": days,
         "bucket": "week",
-        "products": {"a": {"kind": "service", "price": 20.0}, "b": {"kind": "service", "price": 45.0},
-                     "c": {"kind": "service", "price": 120.0}},
+        "products": {
+            "a": {"kind": "service", "price": 20.0},
+            "b": {"kind": "service", "price": 45.0},
+            "c": {"kind": "service", "price": 120.0},
+        },
         "nodes": {z: {"kind": "customer_zone"} for z in ("north", "south", "west")},
         "crm": {
             "segments": {
                 "consumers": {
-                    "customers": int(customers * 0.7), "product_mix": mix,
+                    "customers": int(customers * 0.7),
+                    "product_mix": mix,
                     "zone_mix": {"north": 1, "south": 1, "west": 1},
-                    "purchasing": {"r": 0.8, "alpha": 8.0, "a": 0.8, "b": 4.0, "time_unit": "week",
-                                   "spend": {"p": 4.0, "q": 3.0, "gamma": 60.0}},
-                    "channel_mix": {"email": 0.7, "social": 0.4}, "price_elasticity": 2.0,
+                    "purchasing": {
+                        "r": 0.8,
+                        "alpha": 8.0,
+                        "a": 0.8,
+                        "b": 4.0,
+                        "time_unit": "week",
+                        "spend": {"p": 4.0, "q": 3.0, "gamma": 60.0},
+                    },
+                    "channel_mix": {"email": 0.7, "social": 0.4},
+                    "price_elasticity": 2.0,
                 },
                 "regulars": {
                     "customers": customers - int(customers * 0.7) - 1000,
-                    "orders_per_customer_per_year": 4.0, "units_per_order": 1.5,
-                    "annual_churn_rate": 0.2, "winback_per_year": 0.3, "product_mix": mix,
-                    "zone_mix": {"north": 2, "south": 1}, "channel_mix": {"email": 0.9},
+                    "orders_per_customer_per_year": 4.0,
+                    "units_per_order": 1.5,
+                    "annual_churn_rate": 0.2,
+                    "winback_per_year": 0.3,
+                    "product_mix": mix,
+                    "zone_mix": {"north": 2, "south": 1},
+                    "channel_mix": {"email": 0.9},
                 },
                 "business": {
-                    "customers": 1000, "orders_per_customer_per_year": 12.0, "units_per_order": 10,
-                    "product_mix": mix, "zone_mix": {"west": 1},
+                    "customers": 1000,
+                    "orders_per_customer_per_year": 12.0,
+                    "units_per_order": 10,
+                    "product_mix": mix,
+                    "zone_mix": {"west": 1},
                     "acquisition": {
-                        "prospects": 5000, "innovation_per_year": 0.1, "imitation_per_year": 0.3,
-                        "qualify": {"conversion": 0.5, "dwell": {"dist": "lognormal", "mean": 14, "cv": 0.5}},
-                        "win": {"conversion": 0.3, "dwell": {"dist": "lognormal", "mean": 40, "cv": 0.5}},
+                        "prospects": 5000,
+                        "innovation_per_year": 0.1,
+                        "imitation_per_year": 0.3,
+                        "qualify": {
+                            "conversion": 0.5,
+                            "dwell": {"dist": "lognormal", "mean": 14, "cv": 0.5},
+                        },
+                        "win": {
+                            "conversion": 0.3,
+                            "dwell": {"dist": "lognormal", "mean": 40, "cv": 0.5},
+                        },
                         "deal": {"units_mean": 50, "orders": 6, "interval_days": 30},
                     },
                 },
             },
-            "seasonality": {"monthly": [0.85, 0.8, 0.9, 0.9, 0.95, 0.9, 0.9, 0.95, 1.0, 1.1, 1.45, 1.8]},
+            "seasonality": {
+                "monthly": [0.85, 0.8, 0.9, 0.9, 0.95, 0.9, 0.9, 0.95, 1.0, 1.1, 1.45, 1.8]
+            },
             "campaigns": [
-                {"name": "spring_email", "channel": "email", "start": "2027-03-01", "end": "2027-03-21",
-                 "budget": 60000, "max_lift": 0.3, "half_saturation_spend_per_day": 2000},
-                {"name": "holiday_social", "channel": "social", "start": "2027-11-15",
-                 "end": "2027-12-20", "budget": 150000, "max_lift": 0.5,
-                 "half_saturation_spend_per_day": 3000, "target_segments": ["consumers"]},
+                {
+                    "name": "spring_email",
+                    "channel": "email",
+                    "start": "2027-03-01",
+                    "end": "2027-03-21",
+                    "budget": 60000,
+                    "max_lift": 0.3,
+                    "half_saturation_spend_per_day": 2000,
+                },
+                {
+                    "name": "holiday_social",
+                    "channel": "social",
+                    "start": "2027-11-15",
+                    "end": "2027-12-20",
+                    "budget": 150000,
+                    "max_lift": 0.5,
+                    "half_saturation_spend_per_day": 3000,
+                    "target_segments": ["consumers"],
+                },
             ],
-            "promotions": [{"name": "black_friday", "start": "2027-11-26", "end": "2027-11-29",
-                            "discount": 0.25, "products": ["b", "c"]}],
+            "promotions": [
+                {
+                    "name": "black_friday",
+                    "start": "2027-11-26",
+                    "end": "2027-11-29",
+                    "discount": 0.25,
+                    "products": ["b", "c"],
+                }
+            ],
         },
     }
 
@@ -122,11 +173,16 @@ def main() -> None:
 
     poisson = customers * args.days / poisson_s
     rate = customers * args.days / sample_s
-    print(f"customers={customers} days={args.days} order_lines={len(orders)} "
-          f"expected_lines={forecast['orders'].sum():.0f}")
-    print(f"forecast_s={forecast_s:.2f} sample_s={sample_s:.2f} poisson_s={poisson_s:.2f} "
-          f"stream_s={stream_s:.2f} (52 weekly periods, {streamed} lines)")
-    print(f"customer_days_per_s={rate:.3g} poisson_draws_per_s={poisson:.3g} ratio={rate / poisson:.2f}")
+    print(
+        f"customers={customers} days={args.days} order_lines={len(orders)} "
+        f"expected_lines={forecast['orders'].sum():.0f}"
+    )
+    print(
+        f"forecast_s={forecast_s:.2f} sample_s={sample_s:.2f} poisson_s={poisson_s:.2f} "
+        f"stream_s={stream_s:.2f} (52 weekly periods, {streamed} lines)"
+    )
+    ratio = rate / poisson
+    print(f"customer_days_per_s={rate:.3g} poisson_draws_per_s={poisson:.3g} ratio={ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -40,10 +40,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import optimize, special
 
 from scenarios.errors import DataError
@@ -123,29 +125,42 @@ def summarize_transactions(
     dates = pd.to_datetime(raw_dates.astype(str), errors="coerce", format="ISO8601")
     bad_date = dates.isna().to_numpy() | raw_dates.isna().to_numpy()
     if bad_date.any():
-        problems.append(f"column '{date_col}': {int(bad_date.sum())} value(s) are not dates "
-                        f"({_rows(bad_date, raw_dates)}); use YYYY-MM-DD")
+        problems.append(
+            f"column '{date_col}': {int(bad_date.sum())} value(s) are not dates "
+            f"({_rows(bad_date, raw_dates)}); use YYYY-MM-DD"
+        )
     customers = transactions[customer_col]
     no_customer = customers.isna().to_numpy()
     if no_customer.any():
-        problems.append(f"column '{customer_col}': {int(no_customer.sum())} row(s) without a "
-                        f"customer ({_rows(no_customer, customers)})")
+        problems.append(
+            f"column '{customer_col}': {int(no_customer.sum())} row(s) without a "
+            f"customer ({_rows(no_customer, customers)})"
+        )
     amounts = pd.Series(np.ones(len(transactions)), index=transactions.index)
     if amount_col:
         raw_amount = transactions[amount_col]
         amounts = pd.to_numeric(raw_amount, errors="coerce")
         bad_amount = amounts.isna().to_numpy()
         if bad_amount.any():
-            problems.append(f"column '{amount_col}': {int(bad_amount.sum())} value(s) are not "
-                            f"numbers ({_rows(bad_amount, raw_amount)})")
+            problems.append(
+                f"column '{amount_col}': {int(bad_amount.sum())} value(s) are not "
+                f"numbers ({_rows(bad_amount, raw_amount)})"
+            )
         negative = (amounts < 0).to_numpy()
         if negative.any():
-            problems.append(f"column '{amount_col}': {int(negative.sum())} negative amount(s) "
-                            f"({_rows(negative, raw_amount)})")
+            problems.append(
+                f"column '{amount_col}': {int(negative.sum())} negative amount(s) "
+                f"({_rows(negative, raw_amount)})"
+            )
     if problems:
         raise DataError("; ".join(problems))
-    frame = pd.DataFrame({"customer": customers.to_numpy(), "day": dates.dt.normalize().to_numpy(),
-                          "amount": amounts.to_numpy(dtype=float)})
+    frame = pd.DataFrame(
+        {
+            "customer": customers.to_numpy(),
+            "day": dates.dt.normalize().to_numpy(),
+            "amount": amounts.to_numpy(dtype=float),
+        }
+    )
     inside = frame[frame["day"] <= end]
     if inside.empty:
         first = frame["day"].min()
@@ -162,24 +177,35 @@ def summarize_transactions(
     frequency = (count - 1).astype(np.int64)
     repeat_total = total - first_amount.reindex(total.index)
     monetary = np.where(frequency > 0, repeat_total / frequency.where(frequency > 0, 1), 0.0)
-    summary = pd.DataFrame({
-        "customer": count.index.to_numpy(),
-        "frequency": frequency.to_numpy(),
-        "recency": ((last - first).dt.days / per_unit).to_numpy(dtype=float),
-        "T": ((end - first).dt.days / per_unit).to_numpy(dtype=float),
-        "monetary_value": np.asarray(monetary, dtype=float),
-        "first_purchase": first.dt.date.to_numpy(),
-    })
-    summary.attrs["unit"] = {"recency": str(unit.value), "T": str(unit.value),
-                             "frequency": "repeat purchases", "monetary_value": "currency"}
+    summary = pd.DataFrame(
+        {
+            "customer": count.index.to_numpy(),
+            "frequency": frequency.to_numpy(),
+            "recency": ((last - first).dt.days / per_unit).to_numpy(dtype=float),
+            "T": ((end - first).dt.days / per_unit).to_numpy(dtype=float),
+            "monetary_value": np.asarray(monetary, dtype=float),
+            "first_purchase": first.dt.date.to_numpy(),
+        }
+    )
+    summary.attrs["unit"] = {
+        "recency": str(unit.value),
+        "T": str(unit.value),
+        "frequency": "repeat purchases",
+        "monetary_value": "currency",
+    }
     summary.attrs["time_unit"] = str(unit.value)
     return summary
 
 
 # ---------------------------------------------------------------------------------- BG/NBD
 def bgnbd_log_likelihood(
-    r: float, alpha: float, a: float, b: float,
-    frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    frequency: np.ndarray,
+    recency: np.ndarray,
+    T: np.ndarray,
 ) -> np.ndarray:
     """Log-likelihood of each customer under BG/NBD (FHL 2005, eq. 6).
 
@@ -217,7 +243,9 @@ class BGNBDFit:
     def p_alive(self, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> np.ndarray:
         """P(alive | x, t_x, T) (Fader, Hardie & Lee 2008, eq. 1)."""
         x = np.asarray(frequency, dtype=float)
-        ratio = np.log(self.alpha + np.asarray(T, float)) - np.log(self.alpha + np.asarray(recency, float))
+        ratio = np.log(self.alpha + np.asarray(T, float)) - np.log(
+            self.alpha + np.asarray(recency, float)
+        )
         with np.errstate(over="ignore", divide="ignore"):
             odds = np.where(
                 x > 0,
@@ -226,8 +254,9 @@ class BGNBDFit:
             )
         return 1.0 / (1.0 + odds)
 
-    def expected_purchases(self, t: float, frequency: np.ndarray, recency: np.ndarray,
-                           T: np.ndarray) -> np.ndarray:
+    def expected_purchases(
+        self, t: float, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
         """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` time units (FHL 2005,
         eq. 10)."""
         x = np.asarray(frequency, dtype=float)
@@ -243,30 +272,40 @@ class BGNBDFit:
 
     def params(self) -> dict[str, float]:
         """``r, alpha, a, b, log_likelihood`` as plain floats."""
-        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b,
-                "log_likelihood": self.log_likelihood}
+        return {
+            "r": self.r,
+            "alpha": self.alpha,
+            "a": self.a,
+            "b": self.b,
+            "log_likelihood": self.log_likelihood,
+        }
 
 
-def _aggregate(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+def _aggregate(*columns: ArrayLike) -> tuple[list[np.ndarray], np.ndarray]:
     """Unique rows of the columns and how often each occurs (the likelihood is a sum)."""
     stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
     unique, counts = np.unique(stacked, axis=0, return_counts=True)
     return [unique[:, i] for i in range(unique.shape[1])], counts.astype(float)
 
 
-def _maximize(negative: object, start: np.ndarray) -> optimize.OptimizeResult:
+def _maximize(
+    negative: Callable[[np.ndarray], float], start: np.ndarray
+) -> optimize.OptimizeResult:
     """Minimise a negative log-likelihood over log-parameters: L-BFGS-B, then Nelder-Mead
     from there (robust to the flat ridges these likelihoods have)."""
-    first = optimize.minimize(negative, start, method="L-BFGS-B")  # type: ignore[arg-type]
+    first = optimize.minimize(negative, start, method="L-BFGS-B")
     polish = optimize.minimize(
-        negative, first.x, method="Nelder-Mead",  # type: ignore[arg-type]
+        negative,
+        first.x,
+        method="Nelder-Mead",
         options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 20000, "maxfev": 40000},
     )
     return polish if polish.fun <= first.fun else first
 
 
-def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
-              time_unit: str = "week") -> BGNBDFit:
+def fit_bgnbd(
+    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, time_unit: str = "week"
+) -> BGNBDFit:
     """Maximum-likelihood BG/NBD parameters.
 
     Examples
@@ -294,21 +333,35 @@ def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
     start = np.log([1.0, scale, 1.0, 1.0])
     result = _maximize(negative, start)
     r, alpha, a, b = np.exp(result.x)
-    return BGNBDFit(float(r), float(alpha), float(a), float(b), -float(result.fun),
-                    int(weight.sum()), str(time_unit))
+    return BGNBDFit(
+        float(r),
+        float(alpha),
+        float(a),
+        float(b),
+        -float(result.fun),
+        int(weight.sum()),
+        str(time_unit),
+    )
 
 
 # ----------------------------------------------------------------------------- Gamma-Gamma
-def gamma_gamma_log_likelihood(p: float, q: float, gamma: float, frequency: np.ndarray,
-                               monetary: np.ndarray) -> np.ndarray:
+def gamma_gamma_log_likelihood(
+    p: float, q: float, gamma: float, frequency: np.ndarray, monetary: np.ndarray
+) -> np.ndarray:
     """Log-likelihood of each customer's mean repeat value (Fader & Hardie 2013, eq. 5);
     customers need frequency > 0 and monetary > 0."""
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary, dtype=float)
     px = p * x
-    return (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q)
-            + q * math.log(gamma) + (px - 1.0) * np.log(m) + px * np.log(x)
-            - (px + q) * np.log(gamma + m * x))
+    return (
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * math.log(gamma)
+        + (px - 1.0) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * np.log(gamma + m * x)
+    )
 
 
 @dataclass(frozen=True)
@@ -332,18 +385,25 @@ class GammaGammaFit:
 
     def params(self) -> dict[str, float]:
         """``p, q, gamma, log_likelihood`` as plain floats."""
-        return {"p": self.p, "q": self.q, "gamma": self.gamma, "log_likelihood": self.log_likelihood}
+        return {
+            "p": self.p,
+            "q": self.q,
+            "gamma": self.gamma,
+            "log_likelihood": self.log_likelihood,
+        }
 
 
-def fit_gamma_gamma(frequency: np.ndarray, monetary: np.ndarray) -> GammaGammaFit:
+def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike) -> GammaGammaFit:
     """Maximum-likelihood Gamma-Gamma parameters from customers with repeat purchases of
     positive value (others carry no information on spend variation)."""
     x_all = np.asarray(frequency, dtype=float)
     m_all = np.asarray(monetary, dtype=float)
     use = (x_all > 0) & (m_all > 0)
     if not use.any():
-        raise DataError("no customer has a repeat purchase with a positive amount: cannot fit "
-                        "the Gamma-Gamma spend model")
+        raise DataError(
+            "no customer has a repeat purchase with a positive amount: cannot fit "
+            "the Gamma-Gamma spend model"
+        )
     (x, m), weight = _aggregate(x_all[use], m_all[use])
 
     def negative(theta: np.ndarray) -> float:
@@ -380,18 +440,27 @@ def predict_customers(
     else:
         value = gamma_gamma.expected_value(x, summary["monetary_value"].to_numpy(dtype=float))
     days = TimeUnit(bgnbd.time_unit).days
-    steps = max(int(math.ceil(horizon)), 1)
+    steps = max(math.ceil(horizon), 1)
     grid = np.minimum(np.arange(steps + 1, dtype=float), horizon)
     cumulative = np.column_stack([bgnbd.expected_purchases(t, x, tx, big_t) for t in grid[1:]])
     increments = np.diff(np.column_stack([np.zeros(len(x)), cumulative]), axis=1)
     discount = (1.0 + discount_rate) ** (-grid[1:] * days / 365.0)
     clv = margin * value * (increments @ discount)
-    table = pd.DataFrame({
-        "customer": summary["customer"].to_numpy(), "expected_purchases": purchases,
-        "p_alive": alive, "expected_value": value, "clv": clv,
-    })
-    table.attrs["unit"] = {"expected_purchases": "purchases", "p_alive": "probability",
-                           "expected_value": "currency", "clv": "currency"}
+    table = pd.DataFrame(
+        {
+            "customer": summary["customer"].to_numpy(),
+            "expected_purchases": purchases,
+            "p_alive": alive,
+            "expected_value": value,
+            "clv": clv,
+        }
+    )
+    table.attrs["unit"] = {
+        "expected_purchases": "purchases",
+        "p_alive": "probability",
+        "expected_value": "currency",
+        "clv": "currency",
+    }
     return table
 
 
@@ -406,8 +475,10 @@ class TransactionFit:
 
     def params(self) -> dict[str, dict[str, float] | None]:
         """The ``params.json`` document."""
-        return {"bgnbd": self.bgnbd.params(),
-                "gamma_gamma": None if self.gamma_gamma is None else self.gamma_gamma.params()}
+        return {
+            "bgnbd": self.bgnbd.params(),
+            "gamma_gamma": None if self.gamma_gamma is None else self.gamma_gamma.params(),
+        }
 
 
 def fit_transactions(
@@ -424,8 +495,9 @@ def fit_transactions(
     """Summarise, fit BG/NBD and Gamma-Gamma, and predict per customer. ``horizon`` defaults to
     one year (52 weeks or 365 days)."""
     unit = TimeUnit(time_unit)
-    summary = summarize_transactions(transactions, calibration_end, unit, customer_col, date_col,
-                                     amount_col)
+    summary = summarize_transactions(
+        transactions, calibration_end, unit, customer_col, date_col, amount_col
+    )
     bgnbd = fit_bgnbd(summary["frequency"], summary["recency"], summary["T"], str(unit.value))
     gamma_gamma = None
     if amount_col:

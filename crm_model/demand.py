@@ -128,7 +128,10 @@ class DemandModel:
 
     def _targets(self, segment: str) -> np.ndarray:
         return np.array(
-            [not c.target_segments or segment in c.target_segments for c in self.scenario.crm.campaigns],
+            [
+                not c.target_segments or segment in c.target_segments
+                for c in self.scenario.crm.campaigns
+            ],
             dtype=bool,
         )
 
@@ -195,10 +198,18 @@ class DemandModel:
         for entry in self.scenario.demand:
             mean = self._plain_mean(entry)
             orders_per_day = mean if entry.dist == DemandDistribution.POISSON else float(mean > 0)
-            frames.append(pd.DataFrame({
-                "day": days_index, "segment": "", "zone": entry.zone, "product": entry.product,
-                "orders": np.full(self.horizon, orders_per_day), "units": np.full(self.horizon, mean),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "day": days_index,
+                        "segment": "",
+                        "zone": entry.zone,
+                        "product": entry.product,
+                        "orders": np.full(self.horizon, orders_per_day),
+                        "units": np.full(self.horizon, mean),
+                    }
+                )
+            )
         columns = ["day", "segment", "zone", "product", "orders", "units"]
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
@@ -248,14 +259,16 @@ class DemandModel:
         zones, zone_p = list(drivers.zones), drivers.zone_weights
         products = list(drivers.products)
         n_zones, n_products = len(zones), len(products)
-        return pd.DataFrame({
-            "day": np.repeat(np.arange(self.horizon), n_zones * n_products),
-            "segment": name,
-            "zone": np.tile(np.repeat(zones, n_products), self.horizon),
-            "product": np.tile(np.tile(products, n_zones), self.horizon),
-            "orders": (lines[:, None, :] * zone_p[None, :, None]).ravel(),
-            "units": (units[:, None, :] * zone_p[None, :, None]).ravel(),
-        })
+        return pd.DataFrame(
+            {
+                "day": np.repeat(np.arange(self.horizon), n_zones * n_products),
+                "segment": name,
+                "zone": np.tile(np.repeat(zones, n_products), self.horizon),
+                "product": np.tile(np.tile(products, n_zones), self.horizon),
+                "orders": (lines[:, None, :] * zone_p[None, :, None]).ravel(),
+                "units": (units[:, None, :] * zone_p[None, :, None]).ravel(),
+            }
+        )
 
     @staticmethod
     def _plain_mean(entry: ZoneDemand) -> float:
@@ -266,7 +279,8 @@ class DemandModel:
         return float(entry.mean_per_day or 0.0)
 
     def expected_by_bucket(self) -> pd.DataFrame:
-        """Expected units per planning bucket, zone and product: ``bucket, zone, product, units``."""
+        """Expected units per planning bucket, zone and product (``bucket, zone, product,
+        units``)."""
         table = self.expected()
         table = table.assign(bucket=table["day"] // self.scenario.bucket.days)
         grouped = table.groupby(["bucket", "zone", "product"], as_index=False)["units"].sum()
@@ -281,9 +295,7 @@ class DemandModel:
             if node.kind == NodeKind.CUSTOMER_ZONE
         }
 
-    def sample(
-        self, rng: np.random.Generator, shocks: Sequence[DemandShock] = ()
-    ) -> pd.DataFrame:
+    def sample(self, rng: np.random.Generator, shocks: Sequence[DemandShock] = ()) -> pd.DataFrame:
         """A sampled stream of customer order lines, sorted by time (see :data:`ORDER_COLUMNS`).
 
         ``campaign`` is the campaign the line is attributed to (drawn with probability
@@ -332,7 +344,9 @@ class DemandModel:
         desk = None if service is None else ServiceDesk(service, rng)
         return CustomerStream(base, finish, desk)
 
-    def _sample_segments(self, rng: np.random.Generator, expected: np.ndarray) -> list[pd.DataFrame]:
+    def _sample_segments(
+        self, rng: np.random.Generator, expected: np.ndarray
+    ) -> list[pd.DataFrame]:
         campaigns = [c.name for c in self.scenario.crm.campaigns]
         frames = []
         customer_offset = 0
@@ -345,7 +359,9 @@ class DemandModel:
             zones, zone_p = self._mix(seg.zone_mix)
             products, product_p = self._mix(seg.product_mix)
             zone = np.asarray(zones, dtype=object)[rng.choice(len(zones), size=n, p=zone_p)]
-            product = np.asarray(products, dtype=object)[rng.choice(len(products), size=n, p=product_p)]
+            product = np.asarray(products, dtype=object)[
+                rng.choice(len(products), size=n, p=product_p)
+            ]
             qty = 1 + self._extra_units(rng, seg.units_per_order - 1.0, seg.units_per_order_cv, n)
             customer = customer_offset + rng.integers(0, max(seg.customers, 1), size=n)
             customer_offset += max(seg.customers, 1)
@@ -365,7 +381,9 @@ class DemandModel:
             )
         return frames
 
-    def _sample_plain(self, rng: np.random.Generator, shocks: Sequence[DemandShock]) -> list[pd.DataFrame]:
+    def _sample_plain(
+        self, rng: np.random.Generator, shocks: Sequence[DemandShock]
+    ) -> list[pd.DataFrame]:
         """Orders of the scenario's plain ``demand`` entries (shocks scale their rates)."""
         frames = []
         days = np.arange(self.horizon)
@@ -381,18 +399,32 @@ class DemandModel:
                 qty = np.ones(len(day))
             else:
                 if entry.dist == DemandDistribution.NORMAL:
-                    draws = rng.normal(float(entry.mean_per_day or 0.0), float(entry.sd_per_day or 0.0),
-                                       self.horizon)
+                    draws = rng.normal(
+                        float(entry.mean_per_day or 0.0),
+                        float(entry.sd_per_day or 0.0),
+                        self.horizon,
+                    )
                 else:
-                    draws = rng.choice(np.asarray(entry.values or (0.0,), dtype=float), self.horizon)
+                    draws = rng.choice(
+                        np.asarray(entry.values or (0.0,), dtype=float), self.horizon
+                    )
                 draws = np.maximum(draws, 0.0) * scale
                 time = days + rng.random(self.horizon)
                 keep = draws > 0
                 time, qty = time[keep], draws[keep]
-            frames.append(pd.DataFrame({
-                "time": time, "customer": np.full(len(time), -1, dtype=np.int64), "segment": "",
-                "zone": entry.zone, "product": entry.product, "qty": qty.astype(float), "campaign": "",
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "time": time,
+                        "customer": np.full(len(time), -1, dtype=np.int64),
+                        "segment": "",
+                        "zone": entry.zone,
+                        "product": entry.product,
+                        "qty": qty.astype(float),
+                        "campaign": "",
+                    }
+                )
+            )
         return frames
 
     def _apply_shock(
@@ -459,7 +491,9 @@ class DemandModel:
         cumulative = np.cumsum(lifts, axis=0) / (1.0 + total)
         u = rng.random(len(day))
         index = (u[None, :] >= cumulative).sum(axis=0)  # 0..c ; c means organic
-        names = np.asarray([c for c, m in zip(campaigns, mask, strict=True) if m] + [""], dtype=object)
+        names = np.asarray(
+            [c for c, m in zip(campaigns, mask, strict=True) if m] + [""], dtype=object
+        )
         return names[index]
 
     @staticmethod
@@ -524,7 +558,7 @@ def _shift(daily: np.ndarray, offset: float) -> np.ndarray:
     return out
 
 
-def _order_ids(first: int, n: int) -> list[str] | pd.Series:
+def _order_ids(first: int, n: int) -> list[str] | np.ndarray:
     """``CO-0000000``-style ids numbered from ``first``."""
     if n < 100_000:
         return [f"CO-{i:07d}" for i in range(first, first + n)]

@@ -53,7 +53,7 @@ def campaign_lift(
     --------
     >>> c = Campaign(name="c", channel="email", start="2027-01-01", end="2027-01-01", budget=1000,
     ...              max_lift=0.5, half_saturation_spend_per_day=1000, adstock_decay=0.5)
-    >>> [round(x, 4) for x in campaign_lift(c, dt.date(2027, 1, 1), 3)]
+    >>> [round(float(x), 4) for x in campaign_lift(c, dt.date(2027, 1, 1), 3)]
     [0.25, 0.1667, 0.1]
     """
     spend = campaign_spend(campaign, start_date, horizon_days)
@@ -183,8 +183,8 @@ def segment_drivers(scenario: Scenario, segment: str) -> SegmentDrivers:
     --------
     >>> from scenarios import load_scenario
     >>> d = segment_drivers(load_scenario("retailer_holiday"), "loyal")
-    >>> d.multiplier.shape == (1, 364) and float(d.group_probability.sum())
-    True
+    >>> d.multiplier.shape, float(d.group_probability.sum())
+    ((1, 364), 1.0)
     """
     seg = scenario.crm.segments[segment]
     horizon = scenario.horizon_days
@@ -215,7 +215,8 @@ def segment_drivers(scenario: Scenario, segment: str) -> SegmentDrivers:
         probability = np.where(promo_rate[:, None] > 0, tilted / promo_rate[:, None], 0.0)
 
     targeting = tuple(
-        i for i, c in enumerate(scenario.crm.campaigns)
+        i
+        for i, c in enumerate(scenario.crm.campaigns)
         if not c.target_segments or segment in c.target_segments
     )
     campaigns = [scenario.crm.campaigns[i] for i in targeting]
@@ -229,8 +230,12 @@ def segment_drivers(scenario: Scenario, segment: str) -> SegmentDrivers:
         len(campaigns), horizon
     )
     lead_lifts = np.array(
-        [campaign_lift(c, scenario.start_date, horizon,
-                       c.max_lift if c.lead_lift is None else c.lead_lift) for c in campaigns]
+        [
+            campaign_lift(
+                c, scenario.start_date, horizon, c.max_lift if c.lead_lift is None else c.lead_lift
+            )
+            for c in campaigns
+        ]
     ).reshape(len(campaigns), horizon)
 
     # reach groups: every subset of channels with positive probability

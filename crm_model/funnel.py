@@ -95,9 +95,9 @@ def stage_kernels(acquisition: Acquisition, days: int) -> tuple[np.ndarray, np.n
     >>> [round(float(x), 3) for x in win], [round(float(x), 3) for x in lost]
     ([0.0, 0.0, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0, 0.0])
     """
-    bins = int(math.ceil(days / _STEP)) + 1
+    bins = math.ceil(days / _STEP) + 1
     arrival = np.zeros(bins)
-    arrival[: int(round(1.0 / _STEP))] = _STEP  # uniform within the day
+    arrival[: round(1.0 / _STEP)] = _STEP  # uniform within the day
     stages = [acquisition.qualify, acquisition.propose, acquisition.win]
     reach = arrival
     passed = 1.0
@@ -193,8 +193,12 @@ class FunnelSampler:
             self.prospects += int(self._returns[d])
             if d > 0:
                 self._won_before += int(self._wins_by_day[d - 1])
-            h = _hazard(self.acquisition, self.customers + self._won_before, self._market,
-                        float(self._lead_lift[d]))
+            h = _hazard(
+                self.acquisition,
+                self.customers + self._won_before,
+                self._market,
+                float(self._lead_lift[d]),
+            )
             n = int(rng.binomial(self.prospects, -math.expm1(-h))) if self.prospects > 0 else 0
             self.day += 1
             if n == 0:
@@ -227,7 +231,9 @@ class FunnelSampler:
             lost_day = np.floor(lost_time[~won]).astype(np.int64) + 1
             np.add.at(self._returns, np.minimum(lost_day, horizon), 1)
             win_time = exits[2, won]
-            np.add.at(self._wins_by_day, np.minimum(np.floor(win_time).astype(np.int64), horizon), 1)
+            np.add.at(
+                self._wins_by_day, np.minimum(np.floor(win_time).astype(np.int64), horizon), 1
+            )
             first_id = sum(len(c[0]) for c in self._chunks)
             self._chunks.append((t0, exits[0], exits[1], exits[2], reached, campaign))
             new_times.append(win_time)

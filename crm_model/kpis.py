@@ -84,8 +84,13 @@ def _of(frame: pd.DataFrame, rep: int) -> pd.DataFrame:
     return frame[frame["replication"].to_numpy() == rep]
 
 
-def _one_replication(scenario: Scenario, rep: int, tables: dict[str, pd.DataFrame],
-                     lookback_days: float, discount_rate: float) -> list[tuple[int, str, str, float, str]]:
+def _one_replication(
+    scenario: Scenario,
+    rep: int,
+    tables: dict[str, pd.DataFrame],
+    lookback_days: float,
+    discount_rate: float,
+) -> list[tuple[int, str, str, float, str]]:
     rows: list[tuple[int, str, str, float, str]] = []
     cur = scenario.currency
     warm = scenario.simulation.warmup_days
@@ -104,8 +109,10 @@ def _one_replication(scenario: Scenario, rep: int, tables: dict[str, pd.DataFram
         for segment, frame in won.groupby("segment", sort=True):
             add("customers_acquired", len(frame), "customers", f"segment:{segment}")
             add("sales_cycle_days", frame["cycle_days"].mean(), "days", f"segment:{segment}")
-        spend = sum(float(campaign_spend(c, scenario.start_date, scenario.horizon_days)[int(warm):].sum())
-                    for c in scenario.crm.campaigns)
+        spend = sum(
+            float(campaign_spend(c, scenario.start_date, scenario.horizon_days)[int(warm) :].sum())
+            for c in scenario.crm.campaigns
+        )
         add("customer_acquisition_cost", _ratio(spend, len(won)), f"{cur}/customer")
     lifecycle = tables.get("crm_lifecycle")
     if lifecycle is not None and len(lifecycle.columns):
@@ -125,32 +132,51 @@ def _one_replication(scenario: Scenario, rep: int, tables: dict[str, pd.DataFram
 
 def _funnel(add: _Add, leads: pd.DataFrame, horizon: float) -> None:
     """Leads, stage conversions and win rate; a rate counts the leads whose stage ended."""
-    for scope, frame in [("all", leads), *((f"segment:{s}", f) for s, f in leads.groupby("segment", sort=True))]:
+    for scope, frame in [
+        ("all", leads),
+        *((f"segment:{s}", f) for s, f in leads.groupby("segment", sort=True)),
+    ]:
         reached = frame["reached"].to_numpy()
         add("leads", len(frame), "leads", scope)
         add("qualified", int((reached >= 1).sum()), "leads", scope)
         add("opportunities", int((reached >= 2).sum()), "leads", scope)
         add("deals_won", int((reached >= 3).sum()), "leads", scope)
-        stages = (("qualify_exit", 0, "lead_to_qualified_rate"),
-                  ("propose_exit", 1, "qualified_to_opportunity_rate"),
-                  ("win_exit", 2, "win_rate"))
+        stages = (
+            ("qualify_exit", 0, "lead_to_qualified_rate"),
+            ("propose_exit", 1, "qualified_to_opportunity_rate"),
+            ("win_exit", 2, "win_rate"),
+        )
         for column, k, metric in stages:
             decided = (reached >= k) & (frame[column].to_numpy() < horizon)
-            add(metric, _ratio(float((reached[decided] > k).sum()), float(decided.sum())),
-                "fraction", scope)
+            add(
+                metric,
+                _ratio(float((reached[decided] > k).sum()), float(decided.sum())),
+                "fraction",
+                scope,
+            )
 
 
-def _customers(add: _Add, lifecycle: pd.DataFrame, churn: pd.DataFrame | None,
-               won: pd.DataFrame | None) -> None:
+def _customers(
+    add: _Add, lifecycle: pd.DataFrame, churn: pd.DataFrame | None, won: pd.DataFrame | None
+) -> None:
     customers = lifecycle[lifecycle["state"] == "customer"]
     first, last = customers["time"].min(), customers["time"].max()
     start = customers[customers["time"] == first].groupby("segment")["customers"].sum()
     end = customers[customers["time"] == last].groupby("segment")["customers"].sum()
     add("active_customers", end.sum(), "customers")
-    acquired = won.groupby("segment").size() if won is not None and len(won) else pd.Series(dtype=float)
-    churned = churn.groupby("segment").size() if churn is not None and len(churn) else pd.Series(dtype=float)
-    service = (churn[churn["cause"] == "service"].groupby("segment").size()
-               if churn is not None and len(churn) else pd.Series(dtype=float))
+    acquired = (
+        won.groupby("segment").size() if won is not None and len(won) else pd.Series(dtype=float)
+    )
+    churned = (
+        churn.groupby("segment").size()
+        if churn is not None and len(churn)
+        else pd.Series(dtype=float)
+    )
+    service = (
+        churn[churn["cause"] == "service"].groupby("segment").size()
+        if churn is not None and len(churn)
+        else pd.Series(dtype=float)
+    )
     base = start.add(acquired, fill_value=0.0)
     add("churned_customers", churned.sum(), "customers")
     add("churned_after_service", service.sum(), "customers")
@@ -160,20 +186,36 @@ def _customers(add: _Add, lifecycle: pd.DataFrame, churn: pd.DataFrame | None,
         add("active_customers", end[segment], "customers", scope)
         add("churned_customers", churned.get(segment, 0.0), "customers", scope)
         add("churned_after_service", service.get(segment, 0.0), "customers", scope)
-        add("churn_rate", _ratio(churned.get(segment, 0.0), base.get(segment, 0.0)), "fraction", scope)
+        add(
+            "churn_rate",
+            _ratio(churned.get(segment, 0.0), base.get(segment, 0.0)),
+            "fraction",
+            scope,
+        )
 
 
 def _service(add: _Add, tickets: pd.DataFrame) -> None:
-    groups = [("all", tickets), *((f"channel:{c}", f) for c, f in tickets.groupby("channel", sort=True)),
-              *((f"segment:{s}", f) for s, f in tickets.groupby("segment", sort=True))]
+    groups = [
+        ("all", tickets),
+        *((f"channel:{c}", f) for c, f in tickets.groupby("channel", sort=True)),
+        *((f"segment:{s}", f) for s, f in tickets.groupby("segment", sort=True)),
+    ]
     for scope, frame in groups:
         add("tickets", len(frame), "tickets", scope)
         days = frame["resolution_days"].to_numpy(dtype=float)
         finite = np.isfinite(days)
-        add("ticket_resolution_days", float(days[finite].mean()) if finite.any() else math.nan,
-            "days", scope)
-        add("tickets_unresolved_share", _ratio(float((~frame["resolved"].astype(bool)).sum()),
-                                               float(len(frame))), "fraction", scope)
+        add(
+            "ticket_resolution_days",
+            float(days[finite].mean()) if finite.any() else math.nan,
+            "days",
+            scope,
+        )
+        add(
+            "tickets_unresolved_share",
+            _ratio(float((~frame["resolved"].astype(bool)).sum()), float(len(frame))),
+            "fraction",
+            scope,
+        )
     for reason, frame in tickets.groupby("reason", sort=True):
         add("tickets", len(frame), "tickets", f"reason:{reason}")
 
@@ -192,11 +234,16 @@ def _clv(scenario: Scenario, segment: str, discount_rate: float) -> float:
     if model.spend is not None:
         p, q, gamma = model.spend
         value = p * gamma / (q - 1.0)
-        margin = sum(w / total * value * (1.0 - products[k].unit_cost / products[k].price)
-                     for k, w in weights.items() if products[k].price > 0)
+        margin = sum(
+            w / total * value * (1.0 - products[k].unit_cost / products[k].price)
+            for k, w in weights.items()
+            if products[k].price > 0
+        )
     else:
-        margin = sum(w / total * seg.units_per_order * (products[k].price - products[k].unit_cost)
-                     for k, w in weights.items())
+        margin = sum(
+            w / total * seg.units_per_order * (products[k].price - products[k].unit_cost)
+            for k, w in weights.items()
+        )
     purchases, _ = expected_purchases(model, np.ones((1, 365)), np.array([1.0]), 1.0)
     discount = (1.0 + discount_rate) ** (-(np.arange(365) + 0.5) / 365.0)
     return float(margin * (1.0 + float(purchases @ discount)))
@@ -221,11 +268,15 @@ def _campaigns(add: _Add, scenario: Scenario, orders: pd.DataFrame, lookback_day
     segment = lines["segment"].astype(str).to_numpy()
     touched = np.zeros((len(lines), n), dtype=bool)
     for j, c in enumerate(campaigns):
-        segments = [s for s in scenario.crm.segments
-                    if (not c.target_segments or s in c.target_segments)
-                    and scenario.crm.segments[s].reach(c.channel) > 0]
-        touched[:, j] = (np.isin(segment, segments) & (time >= start[j])
-                         & (time < end[j] + lookback_days))
+        segments = [
+            s
+            for s in scenario.crm.segments
+            if (not c.target_segments or s in c.target_segments)
+            and scenario.crm.segments[s].reach(c.channel) > 0
+        ]
+        touched[:, j] = (
+            np.isin(segment, segments) & (time >= start[j]) & (time < end[j] + lookback_days)
+        )
     credit = {"incremental": np.zeros((len(lines), n))}
     names = lines["campaign"].astype(str).to_numpy()
     for j, c in enumerate(campaigns):
@@ -240,8 +291,12 @@ def _campaigns(add: _Add, scenario: Scenario, orders: pd.DataFrame, lookback_day
     credit["last_touch"][rows, order_last[rows]] = 1.0
     counts = touched.sum(axis=1, keepdims=True)
     credit["linear"] = np.where(counts > 0, touched / np.maximum(counts, 1), 0.0)
-    cost = np.array([campaign_spend(c, scenario.start_date, scenario.horizon_days)[int(warm):].sum()
-                     for c in campaigns])
+    cost = np.array(
+        [
+            campaign_spend(c, scenario.start_date, scenario.horizon_days)[int(warm) :].sum()
+            for c in campaigns
+        ]
+    )
     by_channel: dict[str, list[int]] = {}
     for j, c in enumerate(campaigns):
         by_channel.setdefault(str(c.channel), []).append(j)
@@ -256,15 +311,30 @@ def _campaigns(add: _Add, scenario: Scenario, orders: pd.DataFrame, lookback_day
             scope = f"campaign:{c.name}"
             add(f"campaign_margin_{method}", margin[j], cur, scope)
             add(f"campaign_roi_{method}", _ratio(margin[j] - cost[j], cost[j]), "ratio", scope)
-            add(f"campaign_roi_{method}_delivered",
-                _ratio(margin_delivered[j] - cost[j], cost[j]), "ratio", scope)
+            add(
+                f"campaign_roi_{method}_delivered",
+                _ratio(margin_delivered[j] - cost[j], cost[j]),
+                "ratio",
+                scope,
+            )
         for channel, members in by_channel.items():
             spent = float(cost[members].sum())
-            add(f"campaign_roi_{method}", _ratio(float(margin[members].sum()) - spent, spent),
-                "ratio", f"channel:{channel}")
-            add(f"campaign_roi_{method}_delivered",
-                _ratio(float(margin_delivered[members].sum()) - spent, spent), "ratio", f"channel:{channel}")
+            add(
+                f"campaign_roi_{method}",
+                _ratio(float(margin[members].sum()) - spent, spent),
+                "ratio",
+                f"channel:{channel}",
+            )
+            add(
+                f"campaign_roi_{method}_delivered",
+                _ratio(float(margin_delivered[members].sum()) - spent, spent),
+                "ratio",
+                f"channel:{channel}",
+            )
         spent = float(cost.sum())
         add(f"campaign_roi_{method}", _ratio(float(margin.sum()) - spent, spent), "ratio")
-        add(f"campaign_roi_{method}_delivered",
-            _ratio(float(margin_delivered.sum()) - spent, spent), "ratio")
+        add(
+            f"campaign_roi_{method}_delivered",
+            _ratio(float(margin_delivered.sum()) - spent, spent),
+            "ratio",
+        )

@@ -14,6 +14,7 @@ are :func:`crm_model.purchasing.expected_purchases`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,9 @@ class Population:
         )
         self.days = self.multiplier.shape[1]
         self.rng = rng
-        self.arrays = {name: np.zeros(0, dtype=dtype) for name, dtype in _ARRAYS.items()}
+        self.arrays: dict[str, np.ndarray] = {
+            name: np.zeros(0, dtype=dtype) for name, dtype in _ARRAYS.items()
+        }
         self.churn_log: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         """(customer, time, cause) of every churn, in the order they were processed."""
         self.winback_log: list[tuple[np.ndarray, np.ndarray]] = []
@@ -110,14 +113,16 @@ class Population:
         return out
 
     # ------------------------------------------------------------------------------ customers
-    def add(self, time: np.ndarray, **values: np.ndarray) -> np.ndarray:
+    def add(self, time: np.ndarray, **values: Any) -> np.ndarray:
         """Add customers alive at ``time`` (with their first order then); returns their indices.
 
         ``values`` gives any of the per-customer arrays (rate, dropout, group, …)."""
         n = len(time)
         start = len(self)
         rng = self.rng
-        new = {name: np.zeros(n, dtype=dtype) for name, dtype in _ARRAYS.items()}
+        new: dict[str, np.ndarray] = {
+            name: np.zeros(n, dtype=dtype) for name, dtype in _ARRAYS.items()
+        }
         for name, value in values.items():
             new[name] = np.broadcast_to(np.asarray(value, dtype=_ARRAYS[name]), (n,)).copy()
         new["alive"][:] = True
@@ -146,8 +151,9 @@ class Population:
         a = self.arrays
         a["alive"][customers] = False
         with np.errstate(divide="ignore"):
-            a["winback_time"][customers] = times + self.rng.exponential(
-                1.0, len(customers)) / a["winback"][customers]
+            a["winback_time"][customers] = (
+                times + self.rng.exponential(1.0, len(customers)) / a["winback"][customers]
+            )
         self.churn_log.append((customers, times, np.full(len(customers), cause, dtype=np.int8)))
 
     def run(self, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -157,7 +163,9 @@ class Population:
         if len(self) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, np.zeros(0), np.zeros(0, dtype=bool)
-        level_end = self.level_at(np.arange(len(self.multiplier)), np.full(len(self.multiplier), end))
+        level_end = self.level_at(
+            np.arange(len(self.multiplier)), np.full(len(self.multiplier), end)
+        )
         alive = a["alive"]
         candidate = np.flatnonzero(
             (alive & ((a["level"] < level_end[a["group"]]) | (a["death_time"] < end)))
@@ -190,9 +198,13 @@ class Population:
                 a["alive"][back] = True
                 a["winback_time"][back] = np.inf
                 with np.errstate(divide="ignore"):
-                    a["level"][back] = (self.level_at(a["group"][back], t_back)
-                                        + rng.exponential(1.0, len(back)) / a["rate"][back])
-                    a["death_time"][back] = t_back + rng.exponential(1.0, len(back)) / a["hazard"][back]
+                    a["level"][back] = (
+                        self.level_at(a["group"][back], t_back)
+                        + rng.exponential(1.0, len(back)) / a["rate"][back]
+                    )
+                    a["death_time"][back] = (
+                        t_back + rng.exponential(1.0, len(back)) / a["hazard"][back]
+                    )
                 self.winback_log.append((back, t_back))
                 buyers_all.append(back)
                 times_all.append(t_back)
@@ -201,15 +213,19 @@ class Population:
             alive_t = a["alive"][touched]
             still = np.where(
                 alive_t,
-                (a["level"][touched] < level_end[a["group"][touched]]) | (a["death_time"][touched] < end),
+                (a["level"][touched] < level_end[a["group"][touched]])
+                | (a["death_time"][touched] < end),
                 a["winback_time"][touched] < end,
             )
             candidate = touched[still]  # buyers, win-backs and deaths are disjoint
         if not buyers_all:
             empty = np.zeros(0, dtype=np.int64)
             return empty, np.zeros(0), np.zeros(0, dtype=bool)
-        return (np.concatenate(buyers_all).astype(np.int64), np.concatenate(times_all),
-                np.concatenate(winback_all))
+        return (
+            np.concatenate(buyers_all).astype(np.int64),
+            np.concatenate(times_all),
+            np.concatenate(winback_all),
+        )
 
     def churn_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every churn so far: customer, time, cause."""
@@ -303,16 +319,23 @@ class CustomerBase:
         for index, (name, seg) in enumerate(scenario.crm.segments.items()):
             drv = drivers[name]
             prices = np.array([scenario.products[p].price for p in drv.products], dtype=float)
-            self.segments.append(_Segment(
-                index=index, name=name, drivers=drv, model=PurchaseModel.from_segment(seg),
-                group_offset=offset,
-                promise=np.array([promise.get(z, 0.0) for z in drv.zones], dtype=float),
-                prices=prices,
-                cumulative_products=np.cumsum(drv.product_probability, axis=1),
-                zone_codes=np.array([zones.index(z) for z in drv.zones], dtype=np.int16),
-                product_codes=np.array([products.index(p) for p in drv.products], dtype=np.int16),
-                attribution=_attribution_table(drv),
-            ))
+            self.segments.append(
+                _Segment(
+                    index=index,
+                    name=name,
+                    drivers=drv,
+                    model=PurchaseModel.from_segment(seg),
+                    group_offset=offset,
+                    promise=np.array([promise.get(z, 0.0) for z in drv.zones], dtype=float),
+                    prices=prices,
+                    cumulative_products=np.cumsum(drv.product_probability, axis=1),
+                    zone_codes=np.array([zones.index(z) for z in drv.zones], dtype=np.int16),
+                    product_codes=np.array(
+                        [products.index(p) for p in drv.products], dtype=np.int16
+                    ),
+                    attribution=_attribution_table(drv),
+                )
+            )
             multipliers.append(drv.multiplier)
             offset += len(drv.group_probability)
         horizon = scenario.horizon_days
@@ -323,7 +346,9 @@ class CustomerBase:
             seg = scenario.crm.segments[s.name]
             self._add_customers(s, np.zeros(seg.customers))
             if seg.acquisition is not None:
-                self.funnels[s.index] = FunnelSampler(seg.acquisition, s.drivers, seg.customers, rng)
+                self.funnels[s.index] = FunnelSampler(
+                    seg.acquisition, s.drivers, seg.customers, rng
+                )
         # scheduled B2B call-offs: customer, time, product, qty, campaign
         self._calloffs: list[dict[str, np.ndarray]] = []
         self._acquisitions: list[tuple[np.ndarray, ...]] = []
@@ -332,18 +357,30 @@ class CustomerBase:
         self._snapshot(0.0)
 
     # ------------------------------------------------------------------------------ helpers
-    def _add_customers(self, s: _Segment, times: np.ndarray, campaign: np.ndarray | None = None) -> np.ndarray:
+    def _add_customers(
+        self, s: _Segment, times: np.ndarray, campaign: np.ndarray | None = None
+    ) -> np.ndarray:
         n = len(times)
         rng = self.rng
         drv = s.drivers
         draws = s.model.draw(rng, n)
         group = rng.choice(len(drv.group_probability), size=n, p=drv.group_probability)
-        zone = rng.choice(len(drv.zones), size=n, p=drv.zone_weights) if len(drv.zones) else np.zeros(n)
+        zone = (
+            rng.choice(len(drv.zones), size=n, p=drv.zone_weights)
+            if len(drv.zones)
+            else np.zeros(n)
+        )
         return self.population.add(
             np.asarray(times, dtype=float),
-            segment=s.index, group=s.group_offset + group, zone=zone, rate=draws.rate,
-            dropout=draws.dropout, spend_rate=draws.spend_rate, hazard=s.model.churn_hazard,
-            winback=s.model.winback_rate, campaign=-1 if campaign is None else campaign,
+            segment=s.index,
+            group=s.group_offset + group,
+            zone=zone,
+            rate=draws.rate,
+            dropout=draws.dropout,
+            spend_rate=draws.spend_rate,
+            hazard=s.model.churn_hazard,
+            winback=s.model.winback_rate,
+            campaign=-1 if campaign is None else campaign,
         )
 
     def _extra_units(self, mean: float, cv: float, n: int) -> np.ndarray:
@@ -389,21 +426,26 @@ class CustomerBase:
         campaigns = [c.name for c in self.scenario.crm.campaigns] + [""]
         unique = list(dict.fromkeys(campaigns))  # names need not be unique
         code_of = np.array([unique.index(c) for c in campaigns])
-        campaign = code_of[np.where(merged["campaign"] >= 0, merged["campaign"], len(campaigns) - 1)]
-        return pd.DataFrame({
-            "time": merged["time"],
-            "customer": merged["customer"].astype(np.int64) + self.id_offset,
-            "segment": pd.Categorical.from_codes(merged["segment"], names[0]),
-            "zone": pd.Categorical.from_codes(merged["zone"], names[1]),
-            "product": pd.Categorical.from_codes(merged["product"], names[2]),
-            "qty": merged["qty"],
-            "campaign": pd.Categorical.from_codes(campaign, unique),
-            "requested_time": merged["requested_time"],
-            "kind": pd.Categorical.from_codes(merged["kind"], _LINE_KINDS),
-        })
+        campaign = code_of[
+            np.where(merged["campaign"] >= 0, merged["campaign"], len(campaigns) - 1)
+        ]
+        return pd.DataFrame(
+            {
+                "time": merged["time"],
+                "customer": merged["customer"].astype(np.int64) + self.id_offset,
+                "segment": pd.Categorical.from_codes(merged["segment"], pd.Index(names[0])),
+                "zone": pd.Categorical.from_codes(merged["zone"], pd.Index(names[1])),
+                "product": pd.Categorical.from_codes(merged["product"], pd.Index(names[2])),
+                "qty": merged["qty"],
+                "campaign": pd.Categorical.from_codes(campaign, pd.Index(unique)),
+                "requested_time": merged["requested_time"],
+                "kind": pd.Categorical.from_codes(merged["kind"], pd.Index(_LINE_KINDS)),
+            }
+        )
 
-    def _win(self, s: _Segment, times: np.ndarray, campaigns: np.ndarray,
-             lead_ids: np.ndarray) -> list[dict[str, np.ndarray]]:
+    def _win(
+        self, s: _Segment, times: np.ndarray, campaigns: np.ndarray, lead_ids: np.ndarray
+    ) -> list[dict[str, np.ndarray]]:
         """New customers from leads won at ``times``: their first order (or B2B deal call-offs,
         scheduled ahead) and a row each in the acquisitions table."""
         drv = s.drivers
@@ -423,18 +465,30 @@ class CustomerBase:
             when = (times[:, None] + k[None, :] * deal.interval_days).ravel()
             who = np.repeat(customers, deal.orders)
             zone = self.population["zone"][who]
-            self._calloffs.append({
-                "time": when, "customer": who, "segment": np.full(len(who), s.index, dtype=np.int16),
-                "zone": s.zone_codes[zone],
-                "product": s.product_codes[np.repeat(product, deal.orders)],
-                "qty": _lognormal(rng, deal.units_mean, deal.units_cv, len(when)),
-                "campaign": np.repeat(campaign_ids, deal.orders).astype(np.int16),
-                "requested_time": when + np.maximum(s.promise[zone], deal.start_after_days),
-                "kind": np.full(len(who), 3, dtype=np.int8),
-            })
+            self._calloffs.append(
+                {
+                    "time": when,
+                    "customer": who,
+                    "segment": np.full(len(who), s.index, dtype=np.int16),
+                    "zone": s.zone_codes[zone],
+                    "product": s.product_codes[np.repeat(product, deal.orders)],
+                    "qty": _lognormal(rng, deal.units_mean, deal.units_cv, len(when)),
+                    "campaign": np.repeat(campaign_ids, deal.orders).astype(np.int16),
+                    "requested_time": when + np.maximum(s.promise[zone], deal.start_after_days),
+                    "kind": np.full(len(who), 3, dtype=np.int8),
+                }
+            )
             value = deal.units_mean * deal.orders * s.prices[product]
-        self._acquisitions.append((np.full(len(times), s.index), customers, lead_ids, times,
-                                   campaign_ids, np.asarray(value, dtype=float)))
+        self._acquisitions.append(
+            (
+                np.full(len(times), s.index),
+                customers,
+                lead_ids,
+                times,
+                campaign_ids,
+                np.asarray(value, dtype=float),
+            )
+        )
         return parts
 
     def _due_calloffs(self, end: float) -> list[dict[str, np.ndarray]]:
@@ -450,8 +504,13 @@ class CustomerBase:
         self._calloffs = keep
         return due
 
-    def _lines(self, who: np.ndarray, when: np.ndarray, kind: np.ndarray,
-               campaign: np.ndarray | None = None) -> list[dict[str, np.ndarray]]:
+    def _lines(
+        self,
+        who: np.ndarray,
+        when: np.ndarray,
+        kind: np.ndarray,
+        campaign: np.ndarray | None = None,
+    ) -> list[dict[str, np.ndarray]]:
         """Order lines of purchases by customers ``who`` at ``when``, one part per segment:
         product by the day's mix, quantity (units per order, or value ÷ price with a spend
         model), the customer's zone and the campaign the line is attributed to."""
@@ -481,12 +540,19 @@ class CustomerBase:
             else:
                 chosen = campaign if mask is None else campaign[mask]
             zone = pop["zone"][w]
-            parts.append({
-                "time": t, "customer": w, "segment": np.full(n, s.index, dtype=np.int16),
-                "zone": s.zone_codes[zone], "product": s.product_codes[product], "qty": qty,
-                "campaign": np.asarray(chosen, dtype=np.int16), "requested_time": t + s.promise[zone],
-                "kind": np.asarray(k, dtype=np.int8),
-            })
+            parts.append(
+                {
+                    "time": t,
+                    "customer": w,
+                    "segment": np.full(n, s.index, dtype=np.int16),
+                    "zone": s.zone_codes[zone],
+                    "product": s.product_codes[product],
+                    "qty": qty,
+                    "campaign": np.asarray(chosen, dtype=np.int16),
+                    "requested_time": t + s.promise[zone],
+                    "kind": np.asarray(k, dtype=np.int8),
+                }
+            )
         return parts
 
     def _attribute(self, s: _Segment, group: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -510,15 +576,20 @@ class CustomerBase:
             funnel = self.funnels.get(s.index)
             prospects = funnel.prospects if funnel is not None else 0
             stages = funnel.stage_counts(t) if funnel is not None else dict.fromkeys(STAGES, 0)
-            rows = [("prospect", prospects), *stages.items(), ("customer", int(active[s.index])),
-                    ("churned", int(churned[s.index]))]
+            rows = [
+                ("prospect", prospects),
+                *stages.items(),
+                ("customer", int(active[s.index])),
+                ("churned", int(churned[s.index])),
+            ]
             for state, count in rows:
                 self._snapshots.append((t, s.name, state, int(count)))
             if funnel is not None:
                 self._pipeline += self._weighted_pipeline(s, funnel, t, stages)
 
-    def _weighted_pipeline(self, s: _Segment, funnel: FunnelSampler, t: float,
-                           stages: dict[str, int]) -> list[tuple[float, str, str, int, float, float]]:
+    def _weighted_pipeline(
+        self, s: _Segment, funnel: FunnelSampler, t: float, stages: dict[str, int]
+    ) -> list[tuple[float, str, str, int, float, float]]:
         acq = funnel.acquisition
         conversions = [acq.qualify.conversion, acq.propose.conversion, acq.win.conversion]
         value = self.deal_value(s.name)
@@ -548,16 +619,34 @@ class CustomerBase:
         ``churn`` (customers churned per period and cause)."""
         lifecycle = pd.DataFrame(self._snapshots, columns=["time", "segment", "state", "customers"])
         lifecycle.attrs["unit"] = {"time": "day", "customers": "customers"}
-        pipeline = pd.DataFrame(self._pipeline, columns=["time", "segment", "stage", "open",
-                                                         "value", "weighted_value"])
-        pipeline.attrs["unit"] = {"time": "day", "open": "leads", "value": self.scenario.currency,
-                                  "weighted_value": self.scenario.currency}
-        return {"lifecycle": lifecycle, "pipeline": pipeline, "acquisitions": self._acquisition_table(),
-                "churn": self._churn_table(), "leads": self._lead_table()}
+        pipeline = pd.DataFrame(
+            self._pipeline, columns=["time", "segment", "stage", "open", "value", "weighted_value"]
+        )
+        pipeline.attrs["unit"] = {
+            "time": "day",
+            "open": "leads",
+            "value": self.scenario.currency,
+            "weighted_value": self.scenario.currency,
+        }
+        return {
+            "lifecycle": lifecycle,
+            "pipeline": pipeline,
+            "acquisitions": self._acquisition_table(),
+            "churn": self._churn_table(),
+            "leads": self._lead_table(),
+        }
 
     def _acquisition_table(self) -> pd.DataFrame:
-        columns = ["segment", "customer", "lead", "won_time", "campaign", "deal_value",
-                   "lead_time", "cycle_days"]
+        columns = [
+            "segment",
+            "customer",
+            "lead",
+            "won_time",
+            "campaign",
+            "deal_value",
+            "lead_time",
+            "cycle_days",
+        ]
         if not self._acquisitions:
             return pd.DataFrame({c: [] for c in columns})
         parts = [np.concatenate([a[i] for a in self._acquisitions]) for i in range(6)]
@@ -569,15 +658,24 @@ class CustomerBase:
             if funnel is not None and mask.any():
                 created[mask] = funnel.leads()["created"][lead[mask].astype(np.int64)]
         names = np.asarray([s.name for s in self.segments], dtype=object)
-        table = pd.DataFrame({
-            "segment": names[seg_index.astype(np.int64)],
-            "customer": customer.astype(np.int64) + self.id_offset,
-            "lead": lead.astype(np.int64), "won_time": won,
-            "campaign": _campaign_names(self.scenario, campaign.astype(np.int64)),
-            "deal_value": value, "lead_time": created, "cycle_days": won - created,
-        })
-        table.attrs["unit"] = {"won_time": "day", "lead_time": "day", "cycle_days": "days",
-                               "deal_value": self.scenario.currency}
+        table = pd.DataFrame(
+            {
+                "segment": names[seg_index.astype(np.int64)],
+                "customer": customer.astype(np.int64) + self.id_offset,
+                "lead": lead.astype(np.int64),
+                "won_time": won,
+                "campaign": _campaign_names(self.scenario, campaign.astype(np.int64)),
+                "deal_value": value,
+                "lead_time": created,
+                "cycle_days": won - created,
+            }
+        )
+        table.attrs["unit"] = {
+            "won_time": "day",
+            "lead_time": "day",
+            "cycle_days": "days",
+            "deal_value": self.scenario.currency,
+        }
         return table
 
     def _lead_table(self) -> pd.DataFrame:
@@ -589,27 +687,53 @@ class CustomerBase:
             leads = funnel.leads()
             campaign = np.asarray(leads["campaign"], dtype=np.int64)
             ids = np.where(campaign >= 0, np.asarray((*s.drivers.campaigns, -1))[campaign], -1)
-            frames.append(pd.DataFrame({
-                "segment": s.name, "created": leads["created"],
-                "qualify_exit": leads["qualify_exit"], "propose_exit": leads["propose_exit"],
-                "win_exit": leads["win_exit"], "reached": np.asarray(leads["reached"], dtype=np.int64),
-                "campaign": _campaign_names(self.scenario, ids),
-            }))
-        columns = ["segment", "created", "qualify_exit", "propose_exit", "win_exit", "reached",
-                   "campaign"]
-        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in columns})
-        table.attrs["unit"] = {"created": "day", "qualify_exit": "day", "propose_exit": "day",
-                               "win_exit": "day"}
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "segment": s.name,
+                        "created": leads["created"],
+                        "qualify_exit": leads["qualify_exit"],
+                        "propose_exit": leads["propose_exit"],
+                        "win_exit": leads["win_exit"],
+                        "reached": np.asarray(leads["reached"], dtype=np.int64),
+                        "campaign": _campaign_names(self.scenario, ids),
+                    }
+                )
+            )
+        columns = [
+            "segment",
+            "created",
+            "qualify_exit",
+            "propose_exit",
+            "win_exit",
+            "reached",
+            "campaign",
+        ]
+        table = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame({c: [] for c in columns})
+        )
+        table.attrs["unit"] = {
+            "created": "day",
+            "qualify_exit": "day",
+            "propose_exit": "day",
+            "win_exit": "day",
+        }
         return table
 
     def _churn_table(self) -> pd.DataFrame:
         customer, time, cause = self.population.churn_table()
         seg = self.population["segment"][customer]
         names = np.asarray([s.name for s in self.segments], dtype=object)
-        table = pd.DataFrame({
-            "customer": customer.astype(np.int64) + self.id_offset, "segment": names[seg],
-            "time": time, "cause": np.asarray(ChurnCause.NAMES, dtype=object)[cause],
-        })
+        table = pd.DataFrame(
+            {
+                "customer": customer.astype(np.int64) + self.id_offset,
+                "segment": names[seg],
+                "time": time,
+                "cause": np.asarray(ChurnCause.NAMES, dtype=object)[cause],
+            }
+        )
         table.attrs["unit"] = {"time": "day"}
         return table
 
@@ -644,10 +768,16 @@ def _campaign_names(scenario: Scenario, index: np.ndarray) -> np.ndarray:
 
 
 def _empty_lines() -> pd.DataFrame:
-    return pd.DataFrame({
-        "time": pd.Series(dtype=float), "customer": pd.Series(dtype=np.int64),
-        "segment": pd.Series(dtype=object), "zone": pd.Series(dtype=object),
-        "product": pd.Series(dtype=object), "qty": pd.Series(dtype=float),
-        "campaign": pd.Series(dtype=object), "requested_time": pd.Series(dtype=float),
-        "kind": pd.Series(dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "time": pd.Series(dtype=float),
+            "customer": pd.Series(dtype=np.int64),
+            "segment": pd.Series(dtype=object),
+            "zone": pd.Series(dtype=object),
+            "product": pd.Series(dtype=object),
+            "qty": pd.Series(dtype=float),
+            "campaign": pd.Series(dtype=object),
+            "requested_time": pd.Series(dtype=float),
+            "kind": pd.Series(dtype=object),
+        }
+    )

@@ -88,7 +88,9 @@ class PurchaseModel:
             spend=spend,
         )
 
-    def nodes(self, n_rate: int = 40, n_dropout: int = 24) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def nodes(
+        self, n_rate: int = 40, n_dropout: int = 24
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Quadrature nodes (λ per day, p) and weights (summing to 1) over the population.
 
         λ ~ Gamma(r, rate r/mean): generalised Gauss-Laguerre with weight x^{r−1}e^{−x};
@@ -163,7 +165,7 @@ def expected_purchases(
         Shape (days,) each: purchases (repeat purchases and win-back orders) and alive customers.
     """
     lam, p, weight = model.nodes()
-    groups, days = multiplier.shape
+    days = multiplier.shape[1]
     shares = group_probability[:, None] * weight[None, :]  # (groups, nodes)
     alive = start_customers * shares
     total = alive.copy()  # customers ever acquired, alive or churned
@@ -178,7 +180,7 @@ def expected_purchases(
         # customers of the day before, over the whole day; new ones from mid-day (their arrival
         # times are uniform within the day)
         for length, start, everyone in ((1.0, alive, total), (0.5, new, new)):
-            if start is None:
+            if start is None or everyone is None:
                 continue
             with np.errstate(divide="ignore", invalid="ignore"):
                 steady = np.where(k > 0, everyone * w / k, start)
@@ -197,7 +199,9 @@ def expected_purchases(
     return purchases, alive_end
 
 
-def bgnbd_expected_count(t: np.ndarray | float, r: float, alpha: float, a: float, b: float) -> np.ndarray:
+def bgnbd_expected_count(
+    t: np.ndarray | float, r: float, alpha: float, a: float, b: float
+) -> np.ndarray:
     """E[X(t)], repeat purchases of a new customer in (0, t] (Fader, Hardie & Lee 2005, eq. 9).
 
     Examples
@@ -244,8 +248,9 @@ def simulate_transactions(
         dropout=(purchasing.a, purchasing.b),
         churn_hazard=0.0,
         winback_rate=0.0,
-        spend=None if purchasing.spend is None else (
-            purchasing.spend.p, purchasing.spend.q, purchasing.spend.gamma),
+        spend=None
+        if purchasing.spend is None
+        else (purchasing.spend.p, purchasing.spend.q, purchasing.spend.gamma),
     )
     draws = model.draw(rng, customers)
     first = rng.integers(0, max(acquisition_days, 1), customers) + rng.random(customers)

@@ -33,8 +33,17 @@ Finisher = Callable[[pd.DataFrame, float, float], pd.DataFrame]
 """Turns a period's customer lines into order lines: ``finish(lines, start, end)``."""
 
 TICKET_COLUMNS = (
-    "ticket_id", "time", "customer", "segment", "order_id", "reason", "channel", "resolved",
-    "resolution_days", "decided_time", "churned",
+    "ticket_id",
+    "time",
+    "customer",
+    "segment",
+    "order_id",
+    "reason",
+    "channel",
+    "resolved",
+    "resolution_days",
+    "decided_time",
+    "churned",
 )
 """Columns of the ``tickets`` table: ``reason`` is product, backordered, lost or late;
 ``resolved`` whether it was resolved within the target; ``resolution_days`` inf when never
@@ -67,8 +76,15 @@ class ServiceDesk:
         self._history_time = np.zeros(0)
         self._count = 0
 
-    def open(self, time: np.ndarray, customer: np.ndarray, segment: np.ndarray,
-             order_id: np.ndarray, reason: str, probability: float) -> None:
+    def open(
+        self,
+        time: np.ndarray,
+        customer: np.ndarray,
+        segment: np.ndarray,
+        order_id: np.ndarray,
+        reason: str,
+        probability: float,
+    ) -> None:
         """Each event raises a ticket with ``probability``; draw its channel and resolution."""
         rng = self.rng
         service = self.service
@@ -88,15 +104,23 @@ class ServiceDesk:
         t = np.asarray(time, dtype=float)[raise_]
         ids = [f"TK-{self._count + i + 1:07d}" for i in range(n)]
         self._count += n
-        self._open.append(pd.DataFrame({
-            "ticket_id": ids, "time": t, "customer": np.asarray(customer)[raise_].astype(np.int64),
-            "segment": np.asarray(segment, dtype=object)[raise_],
-            "order_id": np.asarray(order_id, dtype=object)[raise_], "reason": reason,
-            "channel": np.asarray([str(c) for c in self._channels], dtype=object)[channel],
-            "resolved": resolved, "resolution_days": duration,
-            "decided_time": t + np.minimum(duration, service.resolution_target_days),
-            "churned": False,
-        }))
+        self._open.append(
+            pd.DataFrame(
+                {
+                    "ticket_id": ids,
+                    "time": t,
+                    "customer": np.asarray(customer)[raise_].astype(np.int64),
+                    "segment": np.asarray(segment, dtype=object)[raise_],
+                    "order_id": np.asarray(order_id, dtype=object)[raise_],
+                    "reason": reason,
+                    "channel": np.asarray([str(c) for c in self._channels], dtype=object)[channel],
+                    "resolved": resolved,
+                    "resolution_days": duration,
+                    "decided_time": t + np.minimum(duration, service.resolution_target_days),
+                    "churned": False,
+                }
+            )
+        )
 
     def decide(self, now: float) -> tuple[np.ndarray, np.ndarray]:
         """Churn decisions of the tickets decided before ``now``: (customers, decision times)."""
@@ -112,9 +136,10 @@ class ServiceDesk:
         time = batch["time"].to_numpy()
         earlier = self._earlier_tickets(customer, time)
         service = self.service
-        base = np.where(batch["resolved"].to_numpy(), service.churn_if_resolved,
-                        service.churn_if_unresolved)
-        probability = np.minimum(1.0, base * service.repeat_factor ** earlier)
+        base = np.where(
+            batch["resolved"].to_numpy(), service.churn_if_resolved, service.churn_if_unresolved
+        )
+        probability = np.minimum(1.0, base * service.repeat_factor**earlier)
         churned = self.rng.random(len(batch)) < probability
         batch["churned"] = churned
         self._done.append(batch)
@@ -132,7 +157,9 @@ class ServiceDesk:
         scale = float(max(st.max(initial=0.0), 0.0) + self.service.memory_days + 1.0)
         key = sc * scale + st
         query = customer * scale + time
-        low = np.searchsorted(key, customer * scale + (time - self.service.memory_days), side="left")
+        low = np.searchsorted(
+            key, customer * scale + (time - self.service.memory_days), side="left"
+        )
         high = np.searchsorted(key, query, side="left")
         return (high - low).astype(float)
 
@@ -171,17 +198,22 @@ class CustomerStream(OrderStream):
         """Order lines with ``start ≤ time < end``; periods must follow one another."""
         if self.desk is not None:
             customers, _ = self.desk.decide(start)
-            churned = self.base.population.kill(customers, np.full(len(customers), start),
-                                                ChurnCause.SERVICE)
+            churned = self.base.population.kill(
+                customers, np.full(len(customers), start), ChurnCause.SERVICE
+            )
             self.base.population["cancelled"][churned] = True
         lines = self.base.advance(end)
         orders = self.finish(lines, start, end)
         if self.desk is not None and self.desk.service.product_issue_probability > 0:
             mine = orders["customer"].to_numpy() >= 0
-            self.desk.open(orders["requested_time"].to_numpy()[mine],
-                           orders["customer"].to_numpy()[mine], orders["segment"].to_numpy()[mine],
-                           orders["order_id"].to_numpy()[mine], "product",
-                           self.desk.service.product_issue_probability)
+            self.desk.open(
+                orders["requested_time"].to_numpy()[mine],
+                orders["customer"].to_numpy()[mine],
+                orders["segment"].to_numpy()[mine],
+                orders["order_id"].to_numpy()[mine],
+                "product",
+                self.desk.service.product_issue_probability,
+            )
         return orders
 
     def record_outcomes(self, outcomes: pd.DataFrame) -> None:
@@ -189,15 +221,23 @@ class CustomerStream(OrderStream):
         if self.desk is None or len(outcomes) == 0:
             return
         service = self.desk.service
-        chance = {"backordered": service.ticket_if_backordered, "lost": service.ticket_if_lost,
-                  "late": service.ticket_if_late}
+        chance = {
+            "backordered": service.ticket_if_backordered,
+            "lost": service.ticket_if_lost,
+            "late": service.ticket_if_late,
+        }
         kinds = outcomes["kind"].to_numpy()
         for kind, probability in chance.items():
             rows = outcomes[kinds == kind]
             if len(rows):
-                self.desk.open(rows["time"].to_numpy(dtype=float), rows["customer"].to_numpy(),
-                               rows["segment"].to_numpy(), rows["order_id"].to_numpy(), kind,
-                               probability)
+                self.desk.open(
+                    rows["time"].to_numpy(dtype=float),
+                    rows["customer"].to_numpy(),
+                    rows["segment"].to_numpy(),
+                    rows["order_id"].to_numpy(),
+                    kind,
+                    probability,
+                )
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """``lifecycle``, ``pipeline``, ``acquisitions``, ``leads``, ``churn`` and, with
@@ -216,8 +256,15 @@ def churn_per_period(lifecycle: pd.DataFrame, churn: pd.DataFrame) -> pd.DataFra
     Columns ``period_start, period_end, segment, customers_start, churned, churned_service,
     churn_rate``.
     """
-    columns = ["period_start", "period_end", "segment", "customers_start", "churned",
-               "churned_service", "churn_rate"]
+    columns = [
+        "period_start",
+        "period_end",
+        "segment",
+        "customers_start",
+        "churned",
+        "churned_service",
+        "churn_rate",
+    ]
     customers = lifecycle[lifecycle["state"] == "customer"]
     if len(customers) == 0:
         return pd.DataFrame({c: [] for c in columns})
@@ -232,8 +279,17 @@ def churn_per_period(lifecycle: pd.DataFrame, churn: pd.DataFrame) -> pd.DataFra
             lo, hi = times[k - 1], times[k]
             inside = (t >= lo) & (t < hi)
             n = int(inside.sum())
-            rows.append((lo, hi, segment, int(counts[k - 1]), n, int((inside & service).sum()),
-                         n / counts[k - 1] if counts[k - 1] > 0 else np.nan))
+            rows.append(
+                (
+                    lo,
+                    hi,
+                    segment,
+                    int(counts[k - 1]),
+                    n,
+                    int((inside & service).sum()),
+                    n / counts[k - 1] if counts[k - 1] > 0 else np.nan,
+                )
+            )
     table = pd.DataFrame(rows, columns=columns)
     table.attrs["unit"] = {"period_start": "day", "period_end": "day", "churn_rate": "fraction"}
     return table

@@ -9,8 +9,17 @@ import pandas as pd
 
 __all__ = ["OUTCOME_COLUMNS", "OrderStream"]
 
-OUTCOME_COLUMNS = ("time", "order_id", "customer", "segment", "zone", "product", "kind", "qty",
-                   "days_late")
+OUTCOME_COLUMNS = (
+    "time",
+    "order_id",
+    "customer",
+    "segment",
+    "zone",
+    "product",
+    "kind",
+    "qty",
+    "days_late",
+)
 """Columns of the service outcomes the simulation reports: ``kind`` is ``backordered``,
 ``lost`` or ``late`` (a delivery after the requested date, ``days_late`` > 0); time in days,
 qty in units."""

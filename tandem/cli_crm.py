@@ -41,8 +41,11 @@ def purchasing_block(fit: object) -> dict[str, object]:
     validated against the schema (spend is left out when q ≤ 1: no finite mean)."""
     bgnbd = fit.bgnbd  # type: ignore[attr-defined]
     block: dict[str, object] = {
-        "r": round(bgnbd.r, 6), "alpha": round(bgnbd.alpha, 6), "a": round(bgnbd.a, 6),
-        "b": round(bgnbd.b, 6), "time_unit": bgnbd.time_unit,
+        "r": round(bgnbd.r, 6),
+        "alpha": round(bgnbd.alpha, 6),
+        "a": round(bgnbd.a, 6),
+        "b": round(bgnbd.b, 6),
+        "time_unit": bgnbd.time_unit,
     }
     gg = fit.gamma_gamma  # type: ignore[attr-defined]
     if gg is not None and gg.q > 1.0:
@@ -60,13 +63,21 @@ def predict(
     time_unit: Annotated[
         TimeUnit, typer.Option("--time-unit", help="Time unit of the model: week or day.")
     ] = TimeUnit.WEEK,
-    out: Annotated[Path, typer.Option("--out", help="Directory for params.json and predictions.csv.")] = Path("."),
-    customer_col: Annotated[str, typer.Option("--customer-col", help="Customer id column.")] = "customer",
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for params.json and predictions.csv.")
+    ] = Path("."),
+    customer_col: Annotated[
+        str, typer.Option("--customer-col", help="Customer id column.")
+    ] = "customer",
     date_col: Annotated[str, typer.Option("--date-col", help="Transaction date column.")] = "date",
-    amount_col: Annotated[str, typer.Option("--amount-col", help="Transaction amount column.")] = "amount",
+    amount_col: Annotated[
+        str, typer.Option("--amount-col", help="Transaction amount column.")
+    ] = "amount",
     horizon: Annotated[
         float | None,
-        typer.Option("--horizon", min=0.0, help="Prediction horizon in time units (default: a year)."),
+        typer.Option(
+            "--horizon", min=0.0, help="Prediction horizon in time units (default: a year)."
+        ),
     ] = None,
     discount_rate: Annotated[
         float, typer.Option("--discount-rate", min=0.0, help="Annual discount rate for CLV.")
@@ -75,7 +86,8 @@ def predict(
         float, typer.Option("--margin", min=0.0, help="Share of order value that is margin (CLV).")
     ] = 1.0,
     emit_scenario: Annotated[
-        bool, typer.Option("--emit-scenario", help="Also write purchasing.yaml for a scenario segment.")
+        bool,
+        typer.Option("--emit-scenario", help="Also write purchasing.yaml for a scenario segment."),
     ] = False,
 ) -> None:
     """Fit BG/NBD + Gamma-Gamma to TRANSACTIONS and predict each customer's next purchases."""
@@ -85,8 +97,17 @@ def predict(
         end = _parse_date(calibration_end)
         frame = _read_transactions(transactions)
         try:
-            fit = fit_transactions(frame, end, time_unit, horizon, discount_rate, margin,
-                                   customer_col, date_col, amount_col)
+            fit = fit_transactions(
+                frame,
+                end,
+                time_unit,
+                horizon,
+                discount_rate,
+                margin,
+                customer_col,
+                date_col,
+                amount_col,
+            )
         except DataError as exc:
             raise DataError(f"{transactions}: {exc}") from exc
         block = purchasing_block(fit) if emit_scenario else None
@@ -106,12 +127,16 @@ def predict(
             table.add_row(name, key, f"{value:,.4f}")
     console.print(table)
     if fit.gamma_gamma is not None and fit.gamma_gamma.q <= 1.0:
-        err_console.print("note: Gamma-Gamma q ≤ 1, mean order value is not finite; expected "
-                          "value and CLV are inf")
+        err_console.print(
+            "note: Gamma-Gamma q ≤ 1, mean order value is not finite; expected "
+            "value and CLV are inf"
+        )
     written = [out / "params.json", out / "predictions.csv"]
     if block is not None:
-        header = (f"# Fitted by `tandem predict {transactions.name} --calibration-end {end}` "
-                  f"({len(fit.summary)} customers).\n# Paste under a segment of crm.segments.\n")
+        header = (
+            f"# Fitted by `tandem predict {transactions.name} --calibration-end {end}` "
+            f"({len(fit.summary)} customers).\n# Paste under a segment of crm.segments.\n"
+        )
         text = yaml.safe_dump({"purchasing": block}, sort_keys=False)
         (out / "purchasing.yaml").write_text(header + text, encoding="utf-8")
         written.append(out / "purchasing.yaml")
