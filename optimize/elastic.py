@@ -129,7 +129,7 @@ def diagnose_infeasibility(
     >>> node, item = data.stock_items[0]
     >>> broken = replace(data, on_hand={**data.on_hand, (node, item): -50.0})
     >>> table, message = diagnose_infeasibility(broken)
-    >>> table["violation"].sum()
+    >>> float(table["violation"].sum())
     50.0
     """
     model = elastic_model(data)
