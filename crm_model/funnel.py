@@ -168,7 +168,7 @@ class FunnelSampler:
     _wins_by_day: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _won_before: int = 0
     _chunks: list[tuple[np.ndarray, ...]] = field(default_factory=list)
-    _released: int = 0
+    _count: int = 0
 
     def __post_init__(self) -> None:
         horizon = self.drivers.horizon
@@ -234,7 +234,8 @@ class FunnelSampler:
             np.add.at(
                 self._wins_by_day, np.minimum(np.floor(win_time).astype(np.int64), horizon), 1
             )
-            first_id = sum(len(c[0]) for c in self._chunks)
+            first_id = self._count
+            self._count += n
             self._chunks.append((t0, exits[0], exits[1], exits[2], reached, campaign))
             new_times.append(win_time)
             new_campaigns.append(campaign[won])
@@ -263,7 +264,9 @@ class FunnelSampler:
         names = ("created", "qualify_exit", "propose_exit", "win_exit", "reached", "campaign")
         if not self._chunks:
             return {n: np.zeros(0) for n in names}
-        return {n: np.concatenate([c[i] for c in self._chunks]) for i, n in enumerate(names)}
+        if len(self._chunks) > 1:  # merge once; later calls reuse the merged arrays
+            self._chunks = [tuple(np.concatenate([c[i] for c in self._chunks]) for i in range(6))]
+        return dict(zip(names, self._chunks[0], strict=True))
 
     def stage_counts(self, t: float) -> dict[str, int]:
         """Leads in each open stage at time ``t``."""
