@@ -167,7 +167,15 @@ class ServiceDesk:
         """Every ticket raised (see :data:`TICKET_COLUMNS`)."""
         frames = self._done + self._open
         if not frames:
-            return pd.DataFrame({c: [] for c in TICKET_COLUMNS})
+            kinds = {
+                "time": float,
+                "customer": np.int64,
+                "resolved": bool,
+                "resolution_days": float,
+                "decided_time": float,
+                "churned": bool,
+            }
+            return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, object)) for c in TICKET_COLUMNS})
         table = pd.concat(frames, ignore_index=True).sort_values("time", kind="stable")
         table = table.reset_index(drop=True)[list(TICKET_COLUMNS)]
         table.attrs["unit"] = {"time": "day", "resolution_days": "days", "decided_time": "day"}
