@@ -35,6 +35,8 @@ def plan_supply(
     scenario: Scenario,
     demand: pd.DataFrame,
     state: PlanningState | None = None,
+    *,
+    safety_stock: pd.DataFrame | None = None,
 ) -> Plan:
     """Plan purchases, production and transfers for ``scenario`` at least total cost.
 
@@ -49,6 +51,11 @@ def plan_supply(
     state
         Where the plan starts; default the scenario's initial inventories, nothing in transit
         and no backlog.
+    safety_stock
+        Optional soft targets: a table with ``node, item, safety_stock`` (units), e.g. from
+        :func:`optimize.safety_stock.safety_stock_table`. On-hand below a target costs half
+        the item's backorder cost per unit-day (:meth:`PlanningData.with_safety_stock`).
+        Default None: no targets.
 
     Returns
     -------
@@ -82,6 +89,10 @@ def plan_supply(
             SolveStatus.NOT_NEEDED, "no stock points: nothing to plan", objective=0.0
         )
     data = PlanningData.from_scenario(scenario, demand, state, network=network)
+    if safety_stock is not None:
+        columns = (safety_stock[c] for c in ("node", "item", "safety_stock"))
+        targets = {(str(n), str(i)): float(q) for n, i, q in zip(*columns, strict=True)}
+        data = data.with_safety_stock(targets)
     model = build_plan_model(data)
     build_seconds = time.perf_counter() - start
     result = solve(model, scenario.solver)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
@@ -217,6 +217,40 @@ class PlanningData:
     """(stock point, item) → for each bucket t (and t = n_buckets), the downstream demand of
     buckets t … n_buckets−1, exploded through BOMs: what stock there at t can still be used for
     (besides open backlog)."""
+    safety_stock: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(stock point, item) → soft target of on-hand at the end of every bucket (units); empty by
+    default (no targets). See :meth:`with_safety_stock` and :mod:`optimize.safety_stock`."""
+    safety_stock_penalty_per_unit_day: dict[str, float] = field(default_factory=dict)
+    """Item → cost per unit-day of on-hand below its target."""
+
+    # ------------------------------------------------------------------------- safety stock
+    def with_safety_stock(
+        self, targets: Mapping[tuple[str, str], float], penalty_share: float = 0.5
+    ) -> PlanningData:
+        """A copy with soft safety-stock ``targets`` ((stock point, item) → units), each unit-day
+        below target costing ``penalty_share`` × the item's backorder cost per unit-day (below
+        1, so the plan never backlogs a customer to keep a buffer). Pairs that do not hold stock
+        are ignored; ``self`` is not modified.
+
+        Examples
+        --------
+        >>> from scenarios import load_scenario
+        >>> from crm_model import DemandModel
+        >>> s = load_scenario("retailer_holiday", {"horizon_days": 28})
+        >>> data = PlanningData.from_scenario(s, DemandModel(s).expected_by_bucket())
+        >>> node, item = data.stock_items[0]
+        >>> data.with_safety_stock({(node, item): 100.0}).safety_stock
+        {('dc_north', 'earbuds'): 100.0}
+        >>> data.safety_stock
+        {}
+        """
+        stocked = set(self.stock_items)
+        kept = {key: float(v) for key, v in targets.items() if key in stocked and v > 0}
+        penalty = {
+            item: penalty_share * self.backorder_cost_per_unit_day.get(item, 0.0)
+            for _, item in kept
+        }
+        return replace(self, safety_stock=kept, safety_stock_penalty_per_unit_day=penalty)
 
     # --------------------------------------------------------------------------- calendar
     @property

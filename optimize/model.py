@@ -52,6 +52,7 @@ __all__ = [
     "add_plant_capacity",
     "add_production_batches",
     "add_production_variables",
+    "add_safety_stock_targets",
     "add_shipment_costs",
     "add_storage_capacity",
     "add_supplier_capacity",
@@ -67,6 +68,7 @@ COST_TYPES = (
     "lost_sales",
     "ordering",
     "storage_penalty",
+    "safety_stock_penalty",
 )
 """Cost types of the objective; the model has one ``Expression`` ``cost_<type>`` per type."""
 
@@ -104,6 +106,7 @@ def build_plan_model(data: PlanningData) -> pyo.ConcreteModel:
     add_minimum_order_quantities(model, data, index)
     add_order_multiples(model, data, index)
     add_production_batches(model, data, index)
+    add_safety_stock_targets(model, data)
     add_objective(model, data, index)
     return model
 
@@ -519,6 +522,26 @@ def add_production_batches(model: pyo.ConcreteModel, data: PlanningData, index: 
     model.production_batch = pyo.Constraint(model.BATCHED, rule=rule)
 
 
+def add_safety_stock_targets(model: pyo.ConcreteModel, data: PlanningData) -> None:
+    """Soft safety stock: ``inv[n, i, b] + below_target[n, i, b] ≥ target[n, i]`` with
+    ``below_target`` ≥ 0 penalised per unit-day (none without targets, the default)."""
+    keys = [
+        (n, i, b)
+        for (n, i), target in data.safety_stock.items()
+        if target > 0
+        for b in range(data.n_buckets)
+    ]
+    model.SAFETY_STOCK = pyo.Set(initialize=keys, dimen=3, ordered=True)
+    model.below_target = pyo.Var(model.SAFETY_STOCK, within=pyo.NonNegativeReals)
+
+    def rule(m: pyo.ConcreteModel, node: str, item: str, b: int) -> pyo.Expression:
+        return (
+            m.inv[node, item, b] + m.below_target[node, item, b] >= data.safety_stock[(node, item)]
+        )
+
+    model.safety_stock_target = pyo.Constraint(model.SAFETY_STOCK, rule=rule)
+
+
 # --------------------------------------------------------------------------------------------
 # Objective
 # --------------------------------------------------------------------------------------------
@@ -568,6 +591,12 @@ def add_objective(model: pyo.ConcreteModel, data: PlanningData, index: _Index) -
     m.cost_storage_penalty = pyo.Expression(
         expr=sum(
             data.storage_penalty_per_unit_day * days[b] * m.overflow[n, b] for n, b in m.STORAGE
+        )
+    )
+    m.cost_safety_stock_penalty = pyo.Expression(
+        expr=sum(
+            data.safety_stock_penalty_per_unit_day[i] * days[b] * m.below_target[n, i, b]
+            for n, i, b in m.SAFETY_STOCK
         )
     )
     m.total_cost = pyo.Objective(

@@ -98,3 +98,34 @@ def test_table_with_variable_lane_lead_time_and_fill_rate() -> None:
     expected = safety_stock_fill_rate(20, math.sqrt(20), 3, math.sqrt(1 / 3), 0.99, 20.0)
     assert row["safety_stock"] == pytest.approx(expected)
     assert normal_loss(expected / sd_dl) == pytest.approx(20 * 0.01 / sd_dl, abs=1e-9)
+
+
+def test_soft_targets_in_the_plan_are_off_by_default_and_hold_a_buffer() -> None:
+    from crm_model import DemandModel
+    from optimize import PlanningData, plan_supply
+    from optimize.model import build_plan_model
+    from optimize.solve import model_size
+
+    scenario = scenario_from_dict(tiny_scenario_dict(horizon_days=20))
+    demand = DemandModel(scenario).expected_by_bucket()
+    data = PlanningData.from_scenario(scenario, demand)
+    assert data.safety_stock == {}
+    base_size = model_size(build_plan_model(data))
+    with_targets = data.with_safety_stock({("wh", "widget"): 10.0, ("nowhere", "widget"): 5.0})
+    assert data.safety_stock == {}  # not modified
+    assert with_targets.safety_stock == {("wh", "widget"): 10.0}
+    size = model_size(build_plan_model(with_targets))
+    assert size["variables"] == base_size["variables"] + 20
+    assert size["constraints"] == base_size["constraints"] + 20
+
+    plain = plan_supply(scenario, demand)
+    targets = pd.DataFrame({"node": ["wh"], "item": ["widget"], "safety_stock": [10.0]})
+    buffered = plan_supply(scenario, demand, safety_stock=targets)
+    assert plain.cost_breakdown["safety_stock_penalty"] == 0.0
+    stock = buffered.inventory.set_index("bucket")["qty"]
+    # the first receipt can arrive in bucket 3 (1 + 2 days of lead time): from then on the
+    # buffer is held while it still pays (penalty 0.25/unit-day against buying it)
+    assert (stock.loc[3:9] >= 10.0 - 1e-6).all()
+    assert (stock.loc[3:9] > plain.inventory.set_index("bucket")["qty"].loc[3:9]).all()
+    below = 10.0 - stock.clip(upper=10.0)
+    assert buffered.cost_breakdown["safety_stock_penalty"] == pytest.approx(0.25 * below.sum())
