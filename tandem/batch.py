@@ -23,9 +23,11 @@ Layout of ``<runs>/batches/<batch-id>/``::
     kpis.parquet                    every KPI: point, label, parameters, replication, metric, …
     summary.parquet                 mean, std, 95 % CI per point, metric and scope
 
-A task's Parquet file is written to a temporary name and renamed, then registered with its KPI
-rows in the catalog in one transaction. A task is finished when its file exists, so a resumed
-batch (``--resume BATCH_ID``) skips it and never writes its rows twice.
+A task's Parquet file is written to a temporary name and renamed; finished tasks are then
+registered with their KPI rows in the catalog, a group at a time (at most once a second), each
+group in one transaction that replaces any rows the tasks already had. A task is finished when
+its file exists, so a resumed batch (``--resume BATCH_ID``) skips it, re-registers it (in case
+the driver died before it was registered) and never writes its rows twice.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ __all__ = [
 ]
 
 KPI_TASK_COLUMNS = ("point", "replication", "metric", "scope", "value", "unit")
+REGISTER_EVERY_S = 1.0
+"""Finished tasks are registered in the catalog in groups, at most this often (seconds)."""
 MANIFEST = "batch.json"
 
 
@@ -323,22 +327,21 @@ class BatchStore:
     def task_path(self, task: Task) -> Path:
         return self.dir / "tasks" / f"{task.id}.parquet"
 
-    def save_task(self, task: Task, kpis: pd.DataFrame, seconds: float, attempts: int) -> None:
-        path = self.task_path(task)
-        write_parquet(path, kpis)
-        self.register_task(task, kpis, seconds, attempts)
+    def save_task(self, task: Task, kpis: pd.DataFrame) -> None:
+        """Write a finished task's KPIs (atomically); :meth:`register` puts them in the
+        catalog."""
+        write_parquet(self.task_path(task), kpis)
 
-    def register_task(
-        self, task: Task, kpis: pd.DataFrame, seconds: float | None, attempts: int | None
-    ) -> None:
-        self.catalog.register_task(
-            self.batch_id,
-            {"task": task.id, "point": task.point, "rep_start": task.start,
-             "rep_stop": task.stop, "file": str(self.task_path(task).resolve()),
-             "seconds": seconds, "attempts": attempts,
-             "finished": dt.datetime.now(dt.UTC).replace(tzinfo=None)},
-            kpis,
-        )
+    def catalog_row(self, task: Task, seconds: float | None, attempts: int | None
+                    ) -> dict[str, Any]:
+        return {"task": task.id, "point": task.point, "rep_start": task.start,
+                "rep_stop": task.stop, "file": str(self.task_path(task).resolve()),
+                "seconds": seconds, "attempts": attempts,
+                "finished": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
+
+    def register(self, finished: list[tuple[dict[str, Any], pd.DataFrame]]) -> None:
+        """Register finished tasks (catalog rows and KPIs) in one transaction."""
+        self.catalog.register_tasks(self.batch_id, finished)
 
     def load_task(self, task: Task) -> pd.DataFrame | None:
         path = self.task_path(task)
@@ -593,10 +596,19 @@ def run_batch(
         if frame is not None:
             frames[task.id] = frame
     reused = len(frames)
-    if resume is not None:  # re-register (idempotent): the file may exist without its rows
-        for task in tasks:
-            if task.id in frames:
-                store.register_task(task, frames[task.id], None, None)
+    if resume is not None:  # re-register (idempotent): a file may exist without its rows
+        store.register([(store.catalog_row(t, None, None), frames[t.id])
+                        for t in tasks if t.id in frames])
+    unregistered: list[tuple[dict[str, Any], pd.DataFrame]] = []
+    last_flush = [time.monotonic()]
+
+    def flush(force: bool = False) -> None:
+        """Register finished tasks in the catalog, at most about once a second (a DuckDB
+        transaction costs tens of ms; the Parquet files are already on disk)."""
+        if unregistered and (force or time.monotonic() - last_flush[0] >= REGISTER_EVERY_S):
+            store.register(unregistered)
+            unregistered.clear()
+            last_flush[0] = time.monotonic()
     plans: dict[int, dict[str, Any]] = {}
     plan_tables: dict[int, dict[str, pd.DataFrame]] = {}
     point_rows: dict[int, dict[str, Any]] = {
@@ -710,10 +722,13 @@ def run_batch(
                 assert finished is not None
                 kpis = value.kpis
                 kpis.insert(0, "point", finished.point)
-                store.save_task(finished, kpis, value.seconds, job.attempts)
+                store.save_task(finished, kpis)
                 reread = store.load_task(finished)  # what a resumed batch would read
                 assert reread is not None
                 frames[finished.id] = reread
+                unregistered.append((store.catalog_row(finished, value.seconds, job.attempts),
+                                     reread))
+                flush()
                 counters["tasks_run"] += 1
                 seconds["task"] += value.seconds
                 progress.advance(finished.replications)
@@ -729,6 +744,7 @@ def run_batch(
         message = str(exc)
         raise
     finally:
+        flush(force=True)
         catalog.register_points(list(point_rows.values()))
         catalog.update_batch(batch_id, status=status, message=message,
                              tasks_done=len(frames), tasks_total=len(tasks),

@@ -207,7 +207,7 @@ class DaskExecutor(Executor):
                 n_workers=workers or default_workers(),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: never clashes with another cluster
             )
             self.client = Client(self._cluster)
             self.workers = workers or default_workers()

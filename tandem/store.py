@@ -260,30 +260,46 @@ class Catalog:
             )
 
     def register_task(self, batch_id: str, task: dict[str, Any], kpis: pd.DataFrame) -> None:
-        """Register one finished task and its KPI rows in one transaction.
+        """Register one finished task and its KPI rows (see :meth:`register_tasks`)."""
+        self.register_tasks(batch_id, [(task, kpis)])
 
-        Registering the same task again replaces its rows, so a resumed batch never duplicates
-        them. ``task`` has keys ``task, point, rep_start, rep_stop, file, seconds, attempts,
-        finished``; ``kpis`` has columns ``point, replication, metric, scope, value, unit``.
+    def register_tasks(
+        self, batch_id: str, finished: list[tuple[dict[str, Any], pd.DataFrame]]
+    ) -> None:
+        """Register finished tasks and their KPI rows in one transaction, and count the batch's
+        finished tasks in ``batches.tasks_done``.
+
+        Registering a task again replaces its rows, so a resumed batch never duplicates them.
+        Each task is a dict with keys ``task, point, rep_start, rep_stop, file, seconds,
+        attempts, finished`` and its KPIs a frame with columns ``point, replication, metric,
+        scope, value, unit``.
         """
-        rows = kpis[["point", "replication", "metric", "scope", "value", "unit"]]
+        if not finished:
+            return
         with self._session() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute("DELETE FROM batch_kpis WHERE batch_id = ? AND task = ?",
-                            [batch_id, task["task"]])
-                con.register("_task_kpis", rows)
+                for task, kpis in finished:
+                    rows = kpis[["point", "replication", "metric", "scope", "value", "unit"]]
+                    con.execute("DELETE FROM batch_kpis WHERE batch_id = ? AND task = ?",
+                                [batch_id, task["task"]])
+                    con.register("_task_kpis", rows)
+                    con.execute(
+                        "INSERT INTO batch_kpis SELECT ?, ?, point, replication, metric, scope, "
+                        "value, unit FROM _task_kpis", [batch_id, task["task"]],
+                    )
+                    con.unregister("_task_kpis")
+                    con.execute(
+                        "INSERT OR REPLACE INTO batch_tasks (batch_id, task, point, rep_start, "
+                        "rep_stop, file, seconds, attempts, finished) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [batch_id, task["task"], task["point"], task["rep_start"],
+                         task["rep_stop"], task["file"], task.get("seconds"),
+                         task.get("attempts"), task["finished"]],
+                    )
                 con.execute(
-                    "INSERT INTO batch_kpis SELECT ?, ?, point, replication, metric, scope, value, "
-                    "unit FROM _task_kpis", [batch_id, task["task"]],
-                )
-                con.unregister("_task_kpis")
-                con.execute(
-                    "INSERT OR REPLACE INTO batch_tasks (batch_id, task, point, rep_start, "
-                    "rep_stop, file, seconds, attempts, finished) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [batch_id, task["task"], task["point"], task["rep_start"], task["rep_stop"],
-                     task["file"], task.get("seconds"), task.get("attempts"), task["finished"]],
+                    "UPDATE batches SET tasks_done = (SELECT count(*) FROM batch_tasks "
+                    "WHERE batch_id = ?) WHERE id = ?", [batch_id, batch_id],
                 )
                 con.execute("COMMIT")
             except BaseException:
