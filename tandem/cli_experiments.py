@@ -255,25 +255,26 @@ def compare(
                        max_width=20 if column == "strategy" else None)
     rows = table[table["scope"] == "all"].set_index(["point", "metric"])
     for name in shown:
-        for point in range(len(points)):
-            if (point, name) not in rows.index:
+        for index in range(len(points)):
+            if (index, name) not in rows.index:
                 continue
-            row = rows.loc[(point, name)]
-            cells = [name if point == 0 else "", labels[point],
+            row: Any = rows.loc[(index, name)]
+            cells = [name if index == 0 else "", labels[index],
                      _fmt(row["value"], row["unit"], row["ci_halfwidth"])]
-            if point == 0:
+            if index == 0:
                 cells += ["(baseline)", ""]
             else:
                 text = _fmt(row["diff"], row["unit"], row["diff_ci_halfwidth"], signed=True)
                 rel = row["rel_diff"]
                 cells += [f"[bold]{text}[/]" if bool(row["significant"]) else text,
                           f"{100 * rel:+.2f} %" if pd.notna(rel) and math.isfinite(rel) else "–"]
-            out.add_row(*cells, end_section=point == len(points) - 1)
+            out.add_row(*cells, end_section=index == len(points) - 1)
     console.print(out)
     reps = table.groupby("point")["replications"].max().to_dict()
-    for point in points:
-        console.print(f"{'baseline' if point.index == 0 else 'strategy'} {point.label}: "
-                      f"{point.ref}, {reps.get(point.index, 0)} replications", highlight=False)
+    for strategy in points:
+        console.print(f"{'baseline' if strategy.index == 0 else 'strategy'} {strategy.label}: "
+                      f"{strategy.ref}, {reps.get(strategy.index, 0)} replications",
+                      highlight=False)
     console.print("bold Δ: its 95 % CI excludes 0", highlight=False)
     _where(result)
 
@@ -359,7 +360,7 @@ def sweep(
             if point.index in failed:
                 cells.append("no plan")
             elif (point.index, name) in rows.index:
-                row = rows.loc[(point.index, name)]
+                row: Any = rows.loc[(point.index, name)]
                 cells.append(_fmt(row["value"], row["unit"], row["ci_halfwidth"]))
             else:
                 cells.append("–")
@@ -502,10 +503,10 @@ def runs_main(
     table.add_column("reps", justify="right")
     table.add_column("status", no_wrap=True)
     table.add_column("s", justify="right")
-    for row in frame.head(limit).itertuples(index=False):
-        seconds = "" if pd.isna(row.seconds) else f"{row.seconds:.0f}"
-        table.add_row(str(row.id), str(row.kind), str(row.replications), str(row.status),
-                      seconds)
+    for row in frame.head(limit).to_dict("records"):
+        seconds = "" if pd.isna(row["seconds"]) else f"{row['seconds']:.0f}"
+        table.add_row(str(row["id"]), str(row["kind"]), str(row["replications"]),
+                      str(row["status"]), seconds)
     console.print(table)
 
 
@@ -546,8 +547,8 @@ def runs_show(
             table = Table(title="KPIs (scope all, mean over replications)")
             for column in ("metric", "value", "unit"):
                 table.add_column(column)
-            for item in frame[frame["scope"] == "all"].itertuples(index=False):
-                table.add_row(str(item.metric), f"{item.value:,.6g}", str(item.unit))
+            for item in frame[frame["scope"] == "all"].to_dict("records"):
+                table.add_row(str(item["metric"]), f"{item['value']:,.6g}", str(item["unit"]))
             console.print(table)
         return
     record = catalog.batches().set_index("id").loc[row["id"]]
@@ -560,13 +561,13 @@ def runs_show(
     table = Table(title="points")
     for column in ("point", "label", "scenario", "parameters", "plan", "replications done"):
         table.add_column(column)
-    for point in points.itertuples(index=False):
-        done = tasks[tasks["point"] == point.point]
+    for point in points.to_dict("records"):
+        done = tasks[tasks["point"] == point["point"]]
         reps = int((done["rep_stop"] - done["rep_start"]).sum())
-        parameters = json.loads(point.parameters) if point.parameters else {}
-        table.add_row(str(point.point), point.label, point.scenario,
+        parameters = json.loads(point["parameters"]) if point["parameters"] else {}
+        table.add_row(str(point["point"]), str(point["label"]), str(point["scenario"]),
                       ", ".join(f"{k}={v}" for k, v in parameters.items()),
-                      str(point.plan_status), str(reps))
+                      str(point["plan_status"]), str(reps))
     console.print(table)
     if summary is not None and len(summary):
         shown = [m for m in DEFAULT_METRICS if m in set(summary["metric"])]
@@ -575,12 +576,12 @@ def runs_show(
         for name in shown:
             kpi_table.add_column(name, justify="right")
         rows = summary[summary["scope"] == "all"].set_index(["point", "metric"])
-        for point in points.itertuples(index=False):
-            cells = [point.label]
+        for point in points.to_dict("records"):
+            cells = [str(point["label"])]
             for name in shown:
-                if (point.point, name) in rows.index:
-                    item = rows.loc[(point.point, name)]
-                    cells.append(_fmt(item["value"], item["unit"], item["ci_halfwidth"]))
+                if (point["point"], name) in rows.index:
+                    cell: Any = rows.loc[(point["point"], name)]
+                    cells.append(_fmt(cell["value"], cell["unit"], cell["ci_halfwidth"]))
                 else:
                     cells.append("–")
             kpi_table.add_row(*cells)

@@ -25,11 +25,14 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any
 
+from scenarios.errors import TandemError
+
 __all__ = [
     "DASK_SCHEDULER_ENV",
     "WARM_MODULES",
     "DaskExecutor",
     "Executor",
+    "ExecutorError",
     "ExecutorKind",
     "InlineExecutor",
     "LocalExecutor",
@@ -53,6 +56,14 @@ class ExecutorKind(StrEnum):
     ``LocalCluster`` of ``--workers`` processes."""
     INLINE = "inline"
     """One task after the other in this process (debugging, profiling, tiny batches)."""
+
+
+CONNECT_TIMEOUT_S = 20
+"""Seconds to wait for a Dask scheduler before giving up."""
+
+
+class ExecutorError(TandemError):
+    """The executor could not start (e.g. no Dask scheduler at the given address)."""
 
 
 class WorkerLost(RuntimeError):
@@ -200,7 +211,13 @@ class DaskExecutor(Executor):
         self.address = address or os.environ.get(DASK_SCHEDULER_ENV) or None
         self._cluster = None
         if self.address:
-            self.client = Client(self.address)
+            try:
+                self.client = Client(self.address, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ExecutorError(
+                    f"cannot reach the Dask scheduler at {self.address!r} "
+                    f"(--scheduler or {DASK_SCHEDULER_ENV}): {exc}"
+                ) from None
             self.workers = len(self.client.scheduler_info().get("workers", {})) or 1
         else:
             self._cluster = LocalCluster(

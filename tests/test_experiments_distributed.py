@@ -213,3 +213,11 @@ def run_batch_via_cli(command: list[str], runs: Path, env: dict[str, str]) -> pd
 
 def test_executor_kinds() -> None:
     assert {k.value for k in ExecutorKind} == {"local", "dask", "inline"}
+
+
+def test_unreachable_dask_scheduler_is_one_clear_error(monkeypatch) -> None:
+    import tandem.executors as executors
+
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 1)
+    with pytest.raises(executors.ExecutorError, match="cannot reach the Dask scheduler"):
+        DaskExecutor("tcp://127.0.0.1:1")
