@@ -350,16 +350,16 @@ def sweep(
     out.add_column("point")
     for name in varied:
         out.add_column(name, justify="right")
+    out.add_column("plan")
     for name in shown:
         out.add_column(name, justify="right")
     rows = summary[summary["scope"] == "all"].set_index(["point", "metric"])
     failed = result.failed_points()
     for point in points:
         cells = [point.label] + [str(point.parameters[name]) for name in varied]
+        cells.append(str(result.plans.get(point.index, {}).get("status", "–")))
         for name in shown:
-            if point.index in failed:
-                cells.append("no plan")
-            elif (point.index, name) in rows.index:
+            if (point.index, name) in rows.index:
                 row: Any = rows.loc[(point.index, name)]
                 cells.append(_fmt(row["value"], row["unit"], row["ci_halfwidth"]))
             else:
@@ -367,6 +367,8 @@ def sweep(
         out.add_row(*cells)
     console.print(out)
     _where(result)
+    if len(failed) == len(points):
+        _fail(PlanError("no point of the sweep has a usable plan"))
 
 
 # ------------------------------------------------------------------------------ regress

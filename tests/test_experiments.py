@@ -537,3 +537,33 @@ def test_library_compare_smoke(tmp_path: Path) -> None:
     result = run_batch(_spec(points, replications=2), InlineExecutor(), tmp_path)
     assert set(result.kpis["point"]) == {0, 1}
     assert all(s["status"] == "optimal" for s in result.plans.values())
+
+
+def test_points_without_a_usable_plan(files, monkeypatch) -> None:
+    from optimize.plan import Plan, SolveStatus
+    from tandem.batch import PlannedPoint
+
+    real = batch_module.plan_point
+
+    def no_plan_for_more_stock(scenario):
+        if scenario.name == "more_stock":
+            return PlannedPoint(Plan.without_tables(SolveStatus.INFEASIBLE, "demand > capacity"),
+                                0.0)
+        return real(scenario)
+
+    monkeypatch.setattr(batch_module, "plan_point", no_plan_for_more_stock)
+    common = ["-n", "2", "--executor", "inline", "--runs-dir", str(files["runs"])]
+    compared = runner.invoke(app, ["compare", str(files["base"]), str(files["more"]), *common])
+    assert compared.exit_code == 3
+    assert "no usable plan" in compared.output and "demand > capacity" in compared.output
+    swept = runner.invoke(app, ["sweep", str(files["base"]), "--set",
+                                "nodes.wh.initial_inventory.widget=5,8", "--set",
+                                "name=base,more_stock", *common])
+    assert swept.exit_code == 0, swept.output           # some points have a plan
+    assert swept.output.count("infeasible") == 4         # 2 notes + 2 table cells
+    (folder,) = [p for p in (files["runs"] / "batches").iterdir() if "sweep" in p.name]
+    kpis = pd.read_parquet(folder / "kpis.parquet")
+    assert set(kpis["name"]) == {"base"}
+    none = runner.invoke(app, ["sweep", str(files["more"]), "--set",
+                               "products.widget.price=25,30", *common])
+    assert none.exit_code == 3 and "no point of the sweep has a usable plan" in none.output
