@@ -88,7 +88,9 @@ def _kpi_table(summary: Any, title: str) -> Table:
     if show_ci:
         table.add_column("± 95 % CI", justify="right")
     for row in summary[summary["scope"] == "all"].itertuples(index=False):
-        if row.unit == "fraction":
+        if row.value != row.value:  # NaN: the metric is undefined for this run
+            value, ci, unit = "–", "", ""
+        elif row.unit == "fraction":
             value, ci = f"{100 * row.value:.2f} %", f"{100 * row.ci_halfwidth:.2f} %"
             unit = ""
         else:

@@ -14,14 +14,14 @@ import pandas as pd
 import optimize
 import reports
 import sim
-from crm_model import DemandModel
+from crm_model import DemandModel, crm_kpis
 from optimize.plan import PLAN_TABLES, Plan
 from scenarios import Scenario, scenario_hash, scenario_to_yaml
 from scenarios.errors import PlanError
 from tandem import __version__
 from tandem.store import CATALOG_NAME, Catalog, write_parquet, write_text
 
-__all__ = ["RunResult", "plan_summary", "run_scenario", "write_run"]
+__all__ = ["RunResult", "plan_summary", "run_kpis", "run_scenario", "write_run"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,15 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
     }
 
 
+def run_kpis(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Supply-chain KPIs (``reports``) and CRM KPIs (``crm_model``) per replication, one table."""
+    supply = reports.compute_kpis(scenario, tables)
+    crm = crm_kpis(scenario, tables)
+    if crm.empty:
+        return supply
+    return pd.concat([supply, crm[list(supply.columns)]], ignore_index=True)
+
+
 def run_scenario(
     scenario: Scenario, *, replications: int | None = None, seed: int | None = None
 ) -> RunResult:
@@ -84,7 +93,7 @@ def run_scenario(
     timings["simulate_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    kpis = reports.compute_kpis(scenario, result.tables())
+    kpis = run_kpis(scenario, result.tables())
     summary = reports.summarize(kpis)
     timings["kpis_s"] = time.perf_counter() - start
     return RunResult(
