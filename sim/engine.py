@@ -594,23 +594,30 @@ class Simulation:
         self, lane_index: int, product: str, qty: float, placed_day: float, due: float
     ) -> None:
         lane = self.net.lane(lane_index)
+        order = self._place("PO", _PURCHASE, product, lane.src, lane.dst, qty, due, lane_index)
         supplier = self.scenario.nodes[lane.src]
+        self.env.process(self._supplier_dispatch(order, supplier, placed_day))
+
+    def _place(
+        self,
+        prefix: str,
+        kind: str,
+        product: str,
+        src: str,
+        dst: str,
+        qty: float,
+        due: float,
+        lane_index: int = -1,
+    ) -> _Order:
+        """A new supply order (purchase, transfer, production): recorded, on order at ``dst``."""
         order = _Order(
-            self._next_id("PO"),
-            _PURCHASE,
-            product,
-            lane.src,
-            lane.dst,
-            qty,
-            self.env.now,
-            due,
-            lane=lane_index,
+            self._next_id(prefix), kind, product, src, dst, qty, self.env.now, due, lane=lane_index
         )
         order.expected_arrival = due
         self.orders.append(order)
-        self.stocks[(lane.dst, product)].on_order += qty
-        self._event(_PLACED, order, lane.src, qty, due)
-        self.env.process(self._supplier_dispatch(order, supplier, placed_day))
+        self.stocks[(dst, product)].on_order += qty
+        self._event(_PLACED, order, src, qty, due)
+        return order
 
     def _supplier_dispatch(
         self, order: _Order, supplier: Any, placed_day: float
@@ -658,21 +665,7 @@ class Simulation:
 
     def _transfer(self, lane_index: int, product: str, qty: float, due: float) -> None:
         lane = self.net.lane(lane_index)
-        order = _Order(
-            self._next_id("TO"),
-            _TRANSFER,
-            product,
-            lane.src,
-            lane.dst,
-            qty,
-            self.env.now,
-            due,
-            lane=lane_index,
-        )
-        order.expected_arrival = due
-        self.orders.append(order)
-        self.stocks[(lane.dst, product)].on_order += qty
-        self._event(_PLACED, order, lane.src, qty, due)
+        order = self._place("TO", _TRANSFER, product, lane.src, lane.dst, qty, due, lane_index)
         self._demand(self.stocks[(lane.src, product)], order, backorder=True)
 
     def _production(
@@ -682,13 +675,7 @@ class Simulation:
         batch = spec.produces[product].batch_size
         if batch:
             qty = math.ceil(qty / batch - 1e-9) * batch
-        order = _Order(
-            self._next_id("MO"), _PRODUCTION, product, plant, plant, qty, self.env.now, due
-        )
-        order.expected_arrival = due
-        self.orders.append(order)
-        self.stocks[(plant, product)].on_order += qty
-        self._event(_PLACED, order, plant, qty, due)
+        order = self._place("MO", _PRODUCTION, product, plant, plant, qty, due)
         bom = self.scenario.products[product].bom
         remaining = qty
         waiting = False
