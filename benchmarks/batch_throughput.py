@@ -9,8 +9,11 @@ run the script prints:
 * ``task_s``: mean compute time inside one task (``--chunk`` replications);
 * ``overhead``: ``(wall of the simulation phase × workers − Σ task compute) / Σ task compute``,
   the share of worker time not spent computing (dispatch, pickling, result handling, the
-  catalog, and idle workers at the end of the batch). The simulation phase is the batch's wall
-  time minus its plan, which runs once before any replication.
+  catalog, and idle workers at the end of the batch). The simulation phase runs from the first
+  simulation task submitted to the last one stored; the plan before it (``plan``) and the
+  batch's final tables after it are reported in ``wall``. In parentheses, the part of it spent
+  *between* tasks on a worker (dispatch proper), from the tasks' own start and end times; the
+  rest is workers idle at the end of the batch (load imbalance of the last tasks).
 
 The reference, measured in the same run, is what the machine itself allows: the same pure-Python
 CPU-bound loop in one process twice in a row against two processes at once (``machine_ratio``;
@@ -25,6 +28,7 @@ Usage: ``python benchmarks/batch_throughput.py [SCENARIO] [--replications N] [--
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
 import os
 import tempfile
@@ -63,14 +67,25 @@ def machine_ratio(n: int = 15_000_000) -> float:
 def measure(executor: Executor, spec: BatchSpec, root: Path) -> dict[str, float]:
     result: BatchResult = run_batch(spec, executor, root)
     plan_seconds = sum(float(p.get("seconds") or 0.0) for p in result.plans.values())
-    sim_wall = result.seconds - plan_seconds
+    sim_wall = result.simulation_seconds
     replications = int(result.kpis["replication"].nunique() * len(spec.points))
+    # per worker: time between its tasks (dispatch) vs before its first / after its last task
+    # (waiting for the plan to be stored, the tail of the batch when nothing is left to run)
+    by_worker: dict[int, list[tuple[float, float]]] = {}
+    for worker, start, end in result.timeline:
+        by_worker.setdefault(worker, []).append((start, end))
+    gaps = 0.0
+    for spans in by_worker.values():
+        spans.sort()
+        gaps += sum(max(0.0, b[0] - a[1]) for a, b in itertools.pairwise(spans))
+    busy = sum(end - start for _, start, end in result.timeline)
     return {
         "wall_s": result.seconds,
         "plan_s": plan_seconds,
         "reps_per_s": replications / sim_wall,
         "task_s": result.task_seconds / max(1, result.tasks_run),
         "overhead": (sim_wall * executor.workers - result.task_seconds) / result.task_seconds,
+        "dispatch": gaps / busy,
     }
 
 
@@ -84,7 +99,8 @@ def run(kind: str, workers: int, spec: BatchSpec, warm: BatchSpec, root: Path) -
     label = f"{kind} {workers} worker{'s' * (workers > 1)}"
     print(
         f"{label:<18} chunk {spec.chunk_size:>2}: {numbers['reps_per_s']:6.2f} reps/s, "
-        f"task {numbers['task_s']:5.2f} s, overhead {100 * numbers['overhead']:5.1f} %, "
+        f"task {numbers['task_s']:5.2f} s, overhead {100 * numbers['overhead']:5.1f} % "
+        f"(between tasks {100 * numbers['dispatch']:4.1f} %), "
         f"plan {numbers['plan_s']:.2f} s, wall {numbers['wall_s']:.1f} s, "
         f"startup {startup:.1f} s",
         flush=True,

@@ -36,6 +36,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -210,10 +211,14 @@ class PlannedPoint:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """What a simulation task returns: KPIs of its replications and the compute time."""
+    """What a simulation task returns: KPIs of its replications, the compute time, and when
+    and where it ran (wall-clock seconds since the epoch, process id) for diagnostics."""
 
     kpis: pd.DataFrame
     seconds: float
+    started: float = 0.0
+    finished: float = 0.0
+    worker: int = 0
 
 
 def plan_point(scenario: Scenario) -> PlannedPoint:
@@ -244,7 +249,7 @@ def simulate_chunk(
     from scenarios import SupplyNetwork
     from sim.run import simulate_replication
 
-    began = time.perf_counter()
+    began, started = time.perf_counter(), time.time()
     try:
         releases = sim.ReleaseSchedule.from_tables(plan_tables)
         network = SupplyNetwork(scenario)
@@ -257,7 +262,7 @@ def simulate_chunk(
         raise TaskError(f"{type(exc).__name__}: {exc}") from None
     kpis = pd.concat(frames, ignore_index=True)
     kpis["replication"] = kpis["replication"].astype("int64")
-    return ChunkResult(kpis, time.perf_counter() - began)
+    return ChunkResult(kpis, time.perf_counter() - began, started, time.time(), os.getpid())
 
 
 # ------------------------------------------------------------------------------ the store
@@ -388,6 +393,11 @@ class BatchResult:
     """Compute time inside the simulation tasks run by this call (seconds)."""
     seconds: float
     """Wall time of this call (seconds)."""
+    simulation_seconds: float = 0.0
+    """Wall time from the first simulation task submitted to the last one stored (seconds)."""
+    timeline: tuple[tuple[int, float, float], ...] = ()
+    """(worker process id, start, end) of each simulation task run by this call (wall-clock
+    seconds since the epoch): where the time went, for benchmarks."""
 
     @property
     def parameter_columns(self) -> list[str]:
@@ -622,6 +632,8 @@ def run_batch(
     inflight: dict[Any, _Job] = {}
     counters = {"tasks_run": 0}
     seconds = {"task": 0.0}
+    timeline: list[tuple[int, float, float]] = []
+    simulation_window: list[float] = []  # first simulation task submitted, last one stored
 
     def planned_replications(point: int) -> int:
         return max((t.stop for t in tasks if t.point == point), default=0)
@@ -632,6 +644,8 @@ def run_batch(
             future = executor.submit(plan_point, point.scenario)
         else:
             assert job.task is not None
+            if not simulation_window:
+                simulation_window.append(time.perf_counter())
             future = executor.submit(simulate_chunk, point.scenario, plan_tables[job.point],
                                      spec.seed, job.task.start, job.task.stop)
         inflight[future] = job
@@ -731,6 +745,9 @@ def run_batch(
                 flush()
                 counters["tasks_run"] += 1
                 seconds["task"] += value.seconds
+                timeline.append((value.worker, value.started, value.finished))
+                del simulation_window[1:]
+                simulation_window.append(time.perf_counter())
                 progress.advance(finished.replications)
                 if on_task_done is not None:
                     on_task_done(finished)
@@ -756,6 +773,9 @@ def run_batch(
         batch_id=batch_id, batch_dir=store.dir, spec=spec, kpis=kpis, plans=plans,
         tasks_run=counters["tasks_run"], tasks_reused=reused,
         task_seconds=seconds["task"], seconds=time.perf_counter() - began,
+        simulation_seconds=(simulation_window[-1] - simulation_window[0]
+                            if len(simulation_window) > 1 else 0.0),
+        timeline=tuple(timeline),
     )
     write_parquet(store.dir / "kpis.parquet", kpis)
     write_parquet(store.dir / "summary.parquet", result.summary())
