@@ -240,14 +240,15 @@ def simulate_chunk(
 ) -> ChunkResult:
     """KPIs of replications ``start`` … ``stop - 1`` of ``scenario`` under a plan (a worker task).
 
-    Each replication is simulated and measured on its own, so its KPIs are the same whichever
-    chunk it falls in and whichever process runs it.
+    Each replication is simulated and measured on its own (:func:`tandem.pipeline.run_kpis`:
+    supply-chain and CRM KPIs), so its KPIs are the same whichever chunk it falls in and
+    whichever process runs it.
     """
-    import reports
     import sim
     from crm_model import DemandModel
     from scenarios import SupplyNetwork
     from sim.run import simulate_replication
+    from tandem.pipeline import run_kpis
 
     began, started = time.perf_counter(), time.time()
     try:
@@ -257,7 +258,7 @@ def simulate_chunk(
         frames = []
         for replication in range(start, stop):
             tables = simulate_replication(scenario, releases, replication, seed, network, demand)
-            frames.append(reports.compute_kpis(scenario, tables))
+            frames.append(run_kpis(scenario, tables))
     except TandemError as exc:
         raise TaskError(f"{type(exc).__name__}: {exc}") from None
     kpis = pd.concat(frames, ignore_index=True)

@@ -350,7 +350,7 @@ def run_to_precision(
     import reports
     import sim
     from sim.run import simulate_replication
-    from tandem.pipeline import run_scenario
+    from tandem.pipeline import run_kpis, run_scenario
 
     n = max(2, replications or DEFAULT_REPLICATIONS)
     run = run_scenario(scenario, replications=min(n, max_replications), seed=seed)
@@ -375,7 +375,7 @@ def run_to_precision(
         for replication in range(current, needed):
             part = simulate_replication(scenario, releases, replication, run.seed)
             tables.append(part)
-            kpis.append(reports.compute_kpis(scenario, part))
+            kpis.append(run_kpis(scenario, part))
         current = needed
     if current == run.replications:
         return run
@@ -383,7 +383,7 @@ def run_to_precision(
     crm = {name[len("crm_"):]: stacked.pop(name) for name in list(stacked)
            if name.startswith("crm_")}
     simulation = sim.SimulationResult(seed=run.seed, replications=current, crm=crm, **stacked)
-    all_kpis = pd.concat(kpis, ignore_index=True)
+    all_kpis = run_kpis(scenario, simulation.tables())  # the same table as one run of n
     return dataclasses.replace(
         run, simulation=simulation, replications=current, kpis=all_kpis,
         summary=reports.summarize(all_kpis),
