@@ -134,3 +134,12 @@ def test_run_with_set_override_and_bad_path(tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["run", "no_such_scenario"])
     assert unknown.exit_code == 2
     assert "no scenario file or library scenario named 'no_such_scenario'" in unknown.output
+
+
+def test_result_files_are_not_private(tmp_path: Path) -> None:
+    from tandem.store import _UMASK, write_text
+
+    target = tmp_path / "report.html"
+    write_text(target, "<p>hi</p>")
+    assert target.read_text(encoding="utf-8") == "<p>hi</p>"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_UMASK
