@@ -217,6 +217,11 @@ def compare(
     chunk_size: ChunkSize = None,
     resume: Resume = None,
     runs_dir: RunsDir = Path("runs"),
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the executive report here (.html, .pdf, .xlsx; "
+                                      "another suffix: a folder of CSV tables)."),
+    ] = None,
 ) -> None:
     """Compare strategies on common random numbers: each KPI with its 95 % CI, and the paired
     difference to the first (baseline) with its CI."""
@@ -277,6 +282,15 @@ def compare(
                       highlight=False)
     console.print("bold Δ: its 95 % CI excludes 0", highlight=False)
     _where(result)
+    if report is not None:
+        from tandem.report_builder import build_batch_report
+
+        try:
+            written = build_batch_report(result, report)
+        except TandemError as exc:
+            _fail(exc)
+            return
+        console.print(f"report: {written}", highlight=False)
 
 
 # ------------------------------------------------------------------------------ sweep

@@ -143,3 +143,18 @@ def test_result_files_are_not_private(tmp_path: Path) -> None:
     write_text(target, "<p>hi</p>")
     assert target.read_text(encoding="utf-8") == "<p>hi</p>"
     assert target.stat().st_mode & 0o777 == 0o666 & ~_UMASK
+
+
+def test_compare_writes_the_executive_report(tmp_path: Path) -> None:
+    base = tiny_scenario_dict(horizon_days=28)
+    base["crm"]["segments"]["all"]["customers"] = 2000
+    what_if = {**base, "name": "tiny_more_stock"}
+    what_if["nodes"] = {**base["nodes"], "wh": {"kind": "warehouse", "initial_inventory": {"widget": 60}}}
+    a = _write(tmp_path / "a.yaml", base)
+    b = _write(tmp_path / "b.yaml", what_if)
+    report = tmp_path / "r.html"
+    result = runner.invoke(app, ["compare", str(a), str(b), "-n", "2", "--runs-dir",
+                                 str(tmp_path / "runs"), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    html = report.read_text(encoding="utf-8")
+    assert "tiny_more_stock" in html and "<html" in html.lower()
