@@ -93,6 +93,12 @@ def test_killed_local_worker_loses_nothing(reference, tmp_path: Path) -> None:
         assert killed and killed[0] not in executor.worker_pids()
     assert result.tasks_run == 8
     pd.testing.assert_frame_equal(result.kpis, reference, check_exact=True)
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
+    try:
+        retried = con.execute("SELECT count(*) FROM batch_tasks WHERE attempts > 1").fetchone()[0]
+    finally:
+        con.close()
+    assert retried >= 1          # the tasks the dead worker held were run again
 
 
 def test_killed_dask_worker_loses_nothing(reference, dask_scheduler, tmp_path: Path) -> None:
@@ -101,13 +107,17 @@ def test_killed_dask_worker_loses_nothing(reference, dask_scheduler, tmp_path: P
 
         def kill_one(task: Task) -> None:
             if not killed:
-                _address, pid = sorted(executor.worker_pids().items())[0]
+                busy = {address: keys for address, keys in executor.client.processing().items()
+                        if keys}
+                address = sorted(busy)[0]           # a worker in the middle of a task
+                pid = executor.worker_pids()[address]
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
         result = run_batch(_spec(), executor, tmp_path, on_task_done=kill_one)
-    assert killed
+        assert killed and killed[0] not in executor.worker_pids().values()  # restarted
     pd.testing.assert_frame_equal(result.kpis, reference, check_exact=True)
+    assert result.tasks_run == 8
     con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
     try:
         rows = con.execute("SELECT count(*) FROM batch_kpis").fetchone()[0]
