@@ -251,10 +251,10 @@ def compare(
         _fail(exc)
         return
     labels = [p.label for p in points]
-    out = Table(title=f"{len(points)} strategies vs baseline '{labels[0]}': mean ± 95 % CI; Δ is "
-                      "the paired difference (common random numbers)")
+    out = Table(title=f"{len(points)} strategies vs baseline '{labels[0]}': mean ± 95 % CI, "
+                      "standard deviation; Δ is the paired difference (common random numbers)")
     for column, justify in (("metric", "left"), ("strategy", "left"), ("mean", "right"),
-                            ("Δ vs baseline", "right"), ("Δ %", "right")):
+                            ("sd", "right"), ("Δ vs baseline", "right"), ("Δ %", "right")):
         out.add_column(column, justify=justify,  # type: ignore[arg-type]
                        no_wrap=column in ("strategy", "Δ %", "metric"),
                        max_width=20 if column == "strategy" else None)
@@ -265,9 +265,10 @@ def compare(
                 continue
             row: Any = rows.loc[(index, name)]
             cells = [name if index == 0 else "", labels[index],
-                     _fmt(row["value"], row["unit"], row["ci_halfwidth"])]
+                     _fmt(row["value"], row["unit"], row["ci_halfwidth"]),
+                     _fmt(row["std"], row["unit"])]
             if index == 0:
-                cells += ["(baseline)", ""]
+                cells += ["base", ""]
             else:
                 text = _fmt(row["diff"], row["unit"], row["diff_ci_halfwidth"], signed=True)
                 rel = row["rel_diff"]
