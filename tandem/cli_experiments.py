@@ -254,7 +254,7 @@ def compare(
     out = Table(title=f"{len(points)} strategies vs baseline '{labels[0]}': mean ± 95 % CI, "
                       "standard deviation; Δ is the paired difference (common random numbers)")
     for column, justify in (("metric", "left"), ("strategy", "left"), ("mean", "right"),
-                            ("sd", "right"), ("Δ vs baseline", "right"), ("Δ %", "right")):
+                            ("sd", "right"), ("Δ ± CI", "right"), ("Δ %", "right")):
         out.add_column(column, justify=justify,  # type: ignore[arg-type]
                        no_wrap=column in ("strategy", "Δ %", "metric"),
                        max_width=20 if column == "strategy" else None)

@@ -357,7 +357,8 @@ def test_cli_compare_prints_paired_differences_and_stores_them(files) -> None:
     result = runner.invoke(app, ["compare", str(files["base"]), str(files["more"]), "-n", "4",
                                  "--executor", "inline", "--runs-dir", str(files["runs"])])
     assert result.exit_code == 0, result.output
-    assert "Δ vs baseline" in result.output and "more_stock" in result.output
+    assert "Δ ± CI" in result.output and "paired difference" in result.output
+    assert "more_stock" in result.output
     (folder,) = (files["runs"] / "batches").iterdir()
     table = pd.read_parquet(folder / "comparison.parquet")
     row = table[(table["point"] == 1) & (table["metric"] == "fill_rate")
