@@ -693,6 +693,12 @@ def run_batch(
                                  plan_objective=summary.get("objective"),
                                  plan_seconds=summary.get("seconds"))
         if _plan_usable(summary["status"]):
+            if summary["status"] == "feasible":
+                progress.note(
+                    f"{points[point].label}: the plan stopped at a solver limit (gap "
+                    f"{summary.get('mip_gap')}); this batch keeps it, a new batch may plan "
+                    "differently on another machine"
+                )
             plan_tables[point] = tables
             start_point(point)
         else:
