@@ -47,7 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from scenarios import Scenario, scenario_hash, scenario_to_yaml
-from scenarios.errors import DataError, TandemError
+from scenarios.errors import DataError, Problem, ScenarioError, TandemError
 from tandem import __version__
 from tandem.executors import Executor
 from tandem.store import BATCHES_DIR, CATALOG_NAME, Catalog, write_parquet, write_text
@@ -607,9 +607,10 @@ def run_batch(
         if frame is not None:
             frames[task.id] = frame
     reused = len(frames)
-    if resume is not None:  # re-register (idempotent): a file may exist without its rows
+    if resume is not None:  # the driver may have died between a task's file and its rows
+        known = set(catalog.batch_table("batch_tasks", batch_id)["task"])
         store.register([(store.catalog_row(t, None, None), frames[t.id])
-                        for t in tasks if t.id in frames])
+                        for t in tasks if t.id in frames and t.id not in known])
     unregistered: list[tuple[dict[str, Any], pd.DataFrame]] = []
     last_flush = [time.monotonic()]
 
@@ -670,6 +671,13 @@ def run_batch(
         done = pd.concat([frames[t.id] for t in tasks if t.point == point])
         values = done.loc[(done["metric"] == precision.metric)
                           & (done["scope"] == precision.scope), "value"]
+        if values.empty:
+            known = ", ".join(dict.fromkeys(done.loc[done["scope"] == precision.scope, "metric"]))
+            raise ScenarioError(
+                [Problem("--metric", f"no KPI '{precision.metric}' at scope "
+                                     f"'{precision.scope}'; KPIs: {known}")],
+                source="precision target",
+            )
         halfwidth = ci_halfwidth(values)
         needed = replications_needed(current, halfwidth, precision.halfwidth,
                                      precision.max_replications)

@@ -278,6 +278,9 @@ def test_precision_target_adds_replications_until_met(tmp_path: Path) -> None:
     other = run_batch(_spec([tiny_point()], replications=6, chunk=5, precision=target),
                       InlineExecutor(), tmp_path)
     pd.testing.assert_frame_equal(other.kpis, result.kpis, check_exact=True)
+    with pytest.raises(ScenarioError, match="no KPI 'fill_rat' at scope 'all'"):
+        run_batch(_spec([tiny_point()], replications=2, precision=Precision("fill_rat", 0.1)),
+                  InlineExecutor(), tmp_path)
     capped = run_batch(_spec([tiny_point()], replications=3,
                              precision=Precision("demand_units", 1e-9, max_replications=5)),
                        InlineExecutor(), tmp_path)
