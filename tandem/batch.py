@@ -556,7 +556,7 @@ def run_batch(
     >>> import tempfile
     >>> from scenarios import load_scenario
     >>> from tandem.executors import InlineExecutor
-    >>> s = load_scenario("textbook/base_stock_poisson", {"horizon_days": 60})
+    >>> s = load_scenario("textbook/base_stock_poisson", {"horizon_days": 150})
     >>> spec = BatchSpec("compare", "doc", (Point(0, "base", s),), replications=3, seed=1)
     >>> result = run_batch(spec, InlineExecutor(), Path(tempfile.mkdtemp()))
     >>> sorted(result.kpis["replication"].unique().tolist())

@@ -78,7 +78,7 @@ def paired_differences(kpis: pd.DataFrame, baseline: int = 0) -> pd.DataFrame:
     ...                   "metric": "m", "scope": "all", "value": [1.0, 2.0, 3.0, 1.5, 2.5, 3.6],
     ...                   "unit": "u"})
     >>> d = paired_differences(k)
-    >>> round(d.loc[0, "diff"], 4), round(d.loc[0, "diff_ci_halfwidth"], 4)
+    >>> round(float(d.loc[0, "diff"]), 4), round(float(d.loc[0, "diff_ci_halfwidth"]), 4)
     (0.5333, 0.1434)
     """
     keys = ["replication", "metric", "scope"]

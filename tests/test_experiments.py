@@ -573,3 +573,12 @@ def test_points_without_a_usable_plan(files, monkeypatch) -> None:
     none = runner.invoke(app, ["sweep", str(files["more"]), "--set",
                                "products.widget.price=25,30", *common])
     assert none.exit_code == 3 and "no point of the sweep has a usable plan" in none.output
+
+
+@pytest.mark.parametrize("module", ["tandem.batch", "tandem.experiments", "tandem.executors"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    failures, tried = doctest.testmod(importlib.import_module(module))
+    assert tried > 0 and failures == 0
