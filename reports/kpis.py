@@ -72,16 +72,20 @@ def _one_replication(
     add("order_lead_time_mean", float(np.mean(lead)) if len(lead) else math.nan, "days")
     add("order_lead_time_p95", float(np.percentile(lead, 95)) if len(lead) else math.nan, "days")
 
-    revenue = float((customer["delivered_qty"] * customer["product"].map(price)).sum())
+    revenue = float(
+        (customer["delivered_qty"] * customer["product"].map(price).astype(float)).sum()
+    )
     add("revenue", revenue, cur)
 
     # inventory and holding
     inv = inventory[inventory["day"] >= warm]
     days = max(1, inv["day"].nunique())
     add("avg_inventory", inv["on_hand"].sum() / days, "units")
-    value = inv["on_hand"] * inv["product"].map(unit_cost)
+    value = inv["on_hand"] * inv["product"].map(unit_cost).astype(float)
     add("avg_inventory_value", value.sum() / days, cur)
-    rate = inv["product"].map({p: scenario.holding_rate(p) for p in scenario.products})
+    rate = (
+        inv["product"].map({p: scenario.holding_rate(p) for p in scenario.products}).astype(float)
+    )
     holding = float((value * rate / 365.0).sum())
     for node, frame in inv.groupby("node", sort=True):
         add("avg_inventory", frame["on_hand"].sum() / days, "units", f"node:{node}")
@@ -151,16 +155,20 @@ def _one_replication(
     )
     add("backorder_age_mean", _backorder_age(customer, events, scenario.horizon_days), "days")
     add("avg_on_order", inv["on_order"].sum() / days, "units")
-    cogs = float((customer["delivered_qty"] * customer["product"].map(unit_cost)).sum())
+    cogs = float(
+        (customer["delivered_qty"] * customer["product"].map(unit_cost).astype(float)).sum()
+    )
     average_value = value.sum() / days
     add("inventory_turns", _ratio(cogs * 365.0 / days, average_value), "1/year")
     daily_demand = goods["qty"].sum() / days if len(goods) else 0.0
     add("days_of_supply", _ratio(inv["on_hand"].sum() / days, daily_demand), "days")
     backorder_penalty = float(
-        (inv["backorders"] * inv["product"].map(scenario.backorder_cost)).sum()
+        (inv["backorders"] * inv["product"].map(scenario.backorder_cost).astype(float)).sum()
     )
     lost_penalty = float(
-        (customer["lost_qty"] * customer["product"].map(scenario.lost_sale_cost)).sum()
+        (
+            customer["lost_qty"] * customer["product"].map(scenario.lost_sale_cost).astype(float)
+        ).sum()
     )
     add("shortage_cost", backorder_penalty + lost_penalty, cur)
     add("cycle_service_level", _cycle_service_level(events), "fraction")

@@ -71,3 +71,13 @@ def test_inventory_and_shortage_kpis(kpis: pd.Series) -> None:
     assert kpis["shortage_cost"] == pytest.approx(8 * 0.5)
     assert kpis["inventory_turns"] == pytest.approx(70 * 36.5 / 42)
     assert math.isnan(kpis["cycle_service_level"])  # one receipt: no full cycle
+
+
+def test_kpis_when_the_warm_up_leaves_no_orders() -> None:
+    scenario = scenario_from_dict(tiny_scenario_dict(simulation={"seed": 7, "warmup_days": 9}))
+    tables = _run(scenario, _purchase(2, 10, 5), _orders([(0.5, 3), (1.5, 4)]))
+    kpis = compute_kpis(scenario, tables)
+    values = kpis[kpis["scope"] == "all"].set_index("metric")["value"]
+    assert values["orders"] == 0 and values["revenue"] == 0
+    assert math.isnan(values["fill_rate"])
+    assert values["avg_inventory"] == pytest.approx(8.0)  # day 9 only: 8 on hand
