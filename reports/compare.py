@@ -151,6 +151,8 @@ _HIGHER_IS_BETTER = (
 
 def metric_label(metric: str) -> str:
     """Readable name of a KPI (``campaign_roi_net`` → ``Campaign roi net`` when unknown)."""
+    if metric == "campaign_roi_incremental_delivered":
+        return "Campaign ROI (net of supply)"
     return _LABELS.get(metric, metric.replace("_", " ").capitalize())
 
 
@@ -168,7 +170,10 @@ def better_direction(metric: str) -> int:
 def campaign_roi_metric(runs: Sequence[StrategyRun]) -> str | None:
     """The campaign ROI KPI the runs report, if any (net of supply preferred)."""
     names = {m for run in runs for m in run.kpis["metric"].unique() if "roi" in str(m)}
-    for preferred in ("campaign_roi_net_of_supply", "campaign_roi_net", "campaign_roi"):
+    # the CRM model's incremental attribution, on margin actually delivered, is the one to trust
+    # (touch-based attribution credits every order of a targeted segment)
+    for preferred in ("campaign_roi_incremental_delivered", "campaign_roi_incremental",
+                      "campaign_roi_net_of_supply", "campaign_roi_net", "campaign_roi"):
         if preferred in names:
             return preferred
     return sorted(names)[0] if names else None

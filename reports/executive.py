@@ -326,8 +326,9 @@ def _headline_section(data: ReportData, colors: Mapping[str, str]) -> str:
             f"<tr><th class='name'>{_dot(colors[name])}{_esc(name)}</th>{''.join(cells)}</tr>"
         )
     return (
+        "<div style='overflow-x:auto'>"
         f"<table class='headline' id='headline-table'><thead><tr><th>Strategy</th>{head}</tr>"
-        f"</thead><tbody>{''.join(body)}</tbody></table>"
+        f"</thead><tbody>{''.join(body)}</tbody></table></div>"
         "<p class='note'>Mean over replications ± 95 % CI half-width (Student t). Δ is the "
         "difference to the baseline, paired by replication (common random numbers), ± its 95 % "
         "CI; <span class='good'>green</span> / <span class='bad'>red</span> only where that CI "
