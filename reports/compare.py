@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from reports.kpis import KPI_COLUMNS, summarize
+from reports.kpis import KPI_COLUMNS, summarize, t95
 from scenarios.schema import ProductKind, Scenario
 
 __all__ = [
@@ -187,10 +186,6 @@ def headline_metrics(runs: Sequence[StrategyRun]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ statistics
-def _t95(dof: float) -> float:
-    return float(stats.t.ppf(0.975, dof)) if dof > 0 else math.nan
-
-
 def paired_difference(values: pd.Series, base: pd.Series, paired: bool = True) -> dict[str, float]:
     """Difference of means ``values − base`` with its 95 % CI half-width.
 
@@ -212,7 +207,7 @@ def paired_difference(values: pd.Series, base: pd.Series, paired: bool = True) -
         n = len(d)
         mean = float(d.mean()) if n else math.nan
         std = float(d.std(ddof=1)) if n > 1 else math.nan
-        half = _t95(n - 1) * std / math.sqrt(n) if n > 1 else math.nan
+        half = t95(n - 1) * std / math.sqrt(n) if n > 1 else math.nan
         base_mean = float(joined["b"].mean()) if n else math.nan
     else:
         x, b = values.dropna(), base.dropna()
@@ -223,7 +218,7 @@ def paired_difference(values: pd.Series, base: pd.Series, paired: bool = True) -
         total = vx + vb
         if n > 1 and total > 0:
             dof = total**2 / (vx**2 / (len(x) - 1) + vb**2 / (len(b) - 1))
-            half = _t95(dof) * math.sqrt(total)
+            half = t95(dof) * math.sqrt(total)
         else:
             half = 0.0 if n > 1 else math.nan
         base_mean = float(b.mean()) if len(b) else math.nan

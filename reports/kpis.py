@@ -16,13 +16,13 @@ from scipy import stats
 
 from scenarios.schema import NodeKind, ProductKind, Scenario
 
-__all__ = ["KPI_COLUMNS", "compute_kpis", "summarize"]
+__all__ = ["KPI_COLUMNS", "compute_kpis", "summarize", "t95"]
 
 KPI_COLUMNS = ("replication", "metric", "scope", "value", "unit")
 
 
-def _t95(dof: int) -> float:
-    """Two-sided 95 % Student t quantile with ``dof`` degrees of freedom."""
+def t95(dof: float) -> float:
+    """Two-sided 95 % Student t quantile with ``dof`` degrees of freedom (NaN when dof ≤ 0)."""
     return float(stats.t.ppf(0.975, dof)) if dof > 0 else math.nan
 
 
@@ -343,7 +343,7 @@ def summarize(kpis: pd.DataFrame) -> pd.DataFrame:
     summary = grouped.agg(value="mean", std="std", replications="count").reset_index()
     summary["std"] = summary["std"].fillna(0.0)
     summary["ci_halfwidth"] = [
-        _t95(n - 1) * s / math.sqrt(n) if n > 1 else math.nan
+        t95(n - 1) * s / math.sqrt(n) if n > 1 else math.nan
         for s, n in zip(summary["std"], summary["replications"], strict=True)
     ]
     summary["_order"] = [

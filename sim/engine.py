@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from crm_model.demand import ORDER_COLUMNS
 from crm_model.stream import OUTCOME_COLUMNS, OrderStream
 from scenarios.network import SupplyNetwork
 from scenarios.schema import (
@@ -523,20 +524,7 @@ class Simulation:
             start = end
 
     def _serve_lines(self, frame: pd.DataFrame) -> Generator[simpy.Event, Any, None]:
-        columns = [
-            frame[c].to_numpy()
-            for c in (
-                "order_id",
-                "time",
-                "customer",
-                "segment",
-                "zone",
-                "product",
-                "qty",
-                "campaign",
-                "requested_time",
-            )
-        ]
+        columns = [frame[c].to_numpy() for c in ORDER_COLUMNS]
         products = self.scenario.products
         for oid, time, customer, segment, zone, product, qty, campaign, requested in zip(
             *columns, strict=True

@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from scipy import stats
 
+from reports.kpis import t95
 from scenarios import Scenario, scenario_hash, scenario_to_yaml
 from scenarios.errors import DataError, Problem, ScenarioError, TandemError
 from tandem import __version__
@@ -183,7 +183,7 @@ def ci_halfwidth(values: pd.Series | list[float]) -> float:
     n = len(series)
     if n < 2:
         return math.nan
-    return float(stats.t.ppf(0.975, n - 1) * series.std(ddof=1) / math.sqrt(n))
+    return t95(n - 1) * float(series.std(ddof=1)) / math.sqrt(n)
 
 
 def replications_needed(current: int, halfwidth: float, target: float, cap: int) -> int:

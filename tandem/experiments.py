@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
+from reports.compare import paired_difference
 from scenarios import Scenario, load_scenario
 from scenarios.errors import Problem, ScenarioError
 from tandem.batch import Point, ci_halfwidth, replications_needed
@@ -46,10 +46,6 @@ DEFAULT_REPLICATIONS = 10
 
 
 # ------------------------------------------------------------------------------ statistics
-def _t95(dof: int) -> float:
-    return float(stats.t.ppf(0.975, dof)) if dof > 0 else math.nan
-
-
 def paired_differences(kpis: pd.DataFrame, baseline: int = 0) -> pd.DataFrame:
     """Each point's KPIs minus the baseline point's, paired by replication, with a 95 % CI.
 
@@ -91,16 +87,16 @@ def paired_differences(kpis: pd.DataFrame, baseline: int = 0) -> pd.DataFrame:
     rows = []
     groups: Any = merged.groupby(["point", "metric", "scope", "unit"], sort=False)
     for (point, metric, scope, unit), group in groups:
-        n = len(group)
-        d = group["d"]
-        std = float(d.std(ddof=1)) if n > 1 else math.nan
-        base_mean = float(group["base"].mean())
+        indexed = group.set_index("replication")
+        result = paired_difference(indexed["value"], indexed["base"])
+        n = result["n"]
         rows.append({
             "point": int(point), "metric": metric, "scope": scope, "unit": unit,
-            "diff": float(d.mean()), "diff_std": std,
-            "diff_ci_halfwidth": _t95(n - 1) * std / math.sqrt(n) if n > 1 else math.nan,
+            "diff": result["diff"],
+            "diff_std": float(group["d"].std(ddof=1)) if n > 1 else math.nan,
+            "diff_ci_halfwidth": result["ci_halfwidth"],
             "diff_replications": n,
-            "rel_diff": float(d.mean()) / base_mean if base_mean else math.nan,
+            "rel_diff": result["rel_diff"],
         })
     frame = pd.DataFrame(rows, columns=["point", "metric", "scope", "unit", "diff", "diff_std",
                                         "diff_ci_halfwidth", "diff_replications", "rel_diff"])
