@@ -1,5 +1,5 @@
-"""Deterministic drivers of a segment's demand per day: seasonality, promotions, campaign lifts
-by reach group, and the cumulative intensity Λ(t) that turns them into a time change.
+"""Deterministic drivers of a segment's demand per day: seasonality, promotions, and campaign
+lifts by reach group (the multipliers whose integral Λ(t) gives the time change).
 
 A customer of segment s in reach group g buys, while alive, at rate λ·m_sg(d) on day d, with
 
@@ -113,9 +113,8 @@ class SegmentDrivers:
     lead_lifts
         Shape (campaigns, horizon): lead-rate lift of each targeting campaign.
     multiplier
-        Shape (groups, horizon): m_g(d).
-    cumulative
-        Shape (groups, horizon + 1): Λ_g at day boundaries, Λ_g(0) = 0.
+        Shape (groups, horizon): m_g(d); :class:`crm_model.population.Population` integrates it
+        into the cumulative intensity Λ_g.
     """
 
     name: str
@@ -134,7 +133,6 @@ class SegmentDrivers:
     lifts: np.ndarray
     lead_lifts: np.ndarray
     multiplier: np.ndarray
-    cumulative: np.ndarray
 
     @property
     def horizon(self) -> int:
@@ -151,29 +149,6 @@ class SegmentDrivers:
         if not len(reach):
             return np.zeros(self.horizon)
         return (reach[:, None] * self.lead_lifts).sum(axis=0)
-
-    def lambda_at(self, group: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Λ_g(t) for customers in ``group`` at times ``t`` (days, clipped to the horizon)."""
-        horizon = self.horizon
-        t = np.clip(t, 0.0, float(horizon))
-        day = np.minimum(np.floor(t).astype(np.int64), horizon - 1)
-        return self.cumulative[group, day] + (t - day) * self.multiplier[group, day]
-
-    def invert(self, group: np.ndarray, level: np.ndarray) -> np.ndarray:
-        """The time t at which Λ_g(t) = ``level`` (inf beyond the horizon)."""
-        out = np.full(len(level), np.inf)
-        for g in np.unique(group):
-            mask = group == g
-            cum = self.cumulative[g]
-            lv = level[mask]
-            day = np.searchsorted(cum, lv, side="right") - 1
-            inside = (day >= 0) & (day < self.horizon) & (lv < cum[-1])
-            day_in = np.clip(day, 0, self.horizon - 1)
-            rate = self.multiplier[g, day_in]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t = day_in + np.where(rate > 0, (lv - cum[day_in]) / rate, 0.0)
-            out[mask] = np.where(inside, np.minimum(t, day_in + 1.0 - 1e-12), np.inf)
-        return out
 
 
 def segment_drivers(scenario: Scenario, segment: str) -> SegmentDrivers:
@@ -257,7 +232,6 @@ def segment_drivers(scenario: Scenario, segment: str) -> SegmentDrivers:
     ).reshape(len(groups), len(campaigns))
     base = season * promo_rate
     multiplier = base[None, :] * (1.0 + group_campaigns.astype(float) @ lifts)
-    cumulative = np.concatenate([np.zeros((len(groups), 1)), np.cumsum(multiplier, axis=1)], axis=1)
     drivers = SegmentDrivers(
         name=segment,
         products=products,
@@ -275,6 +249,5 @@ def segment_drivers(scenario: Scenario, segment: str) -> SegmentDrivers:
         lifts=lifts,
         lead_lifts=lead_lifts,
         multiplier=multiplier,
-        cumulative=cumulative,
     )
     return drivers
