@@ -428,19 +428,7 @@ class Simulation:
             -1,
         )
         if at > order.requested + _EPS:
-            self._outcomes.append(
-                (
-                    at,
-                    order.order_id,
-                    order.customer,
-                    order.segment,
-                    order.destination,
-                    order.product,
-                    "late",
-                    qty,
-                    at - order.requested,
-                )
-            )
+            self._outcome(order, "late", qty, at - order.requested, at)
 
     def _receive(self, order: _Order, node: str, qty: float) -> None:
         stock = self.stocks[(node, order.product)]
@@ -562,10 +550,14 @@ class Simulation:
                 self._segment_priority.get(segment, 0),
             )
 
-    def _outcome(self, order: _Order, kind: str, qty: float, days_late: float = 0.0) -> None:
+    def _outcome(
+        self, order: _Order, kind: str, qty: float, days_late: float = 0.0, at: float | None = None
+    ) -> None:
+        """Buffer a service outcome at time ``at`` (default now) for the next report to the
+        stream."""
         self._outcomes.append(
             (
-                self.env.now,
+                self.env.now if at is None else at,
                 order.order_id,
                 order.customer,
                 order.segment,
