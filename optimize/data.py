@@ -88,6 +88,11 @@ class PlanningState:
     on_hand: Mapping[tuple[str, str], float] = field(default_factory=dict)
     pipeline: tuple[tuple[str, str, int, float], ...] = ()
     backlog: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    supplier_down_until: Mapping[str, float] = field(default_factory=dict)
+    """Supplier → day (from the plan's start) its known outage ends: nothing it would have ready
+    before then is planned (a re-plan during an announced outage)."""
+    lane_closed_until: Mapping[int, float] = field(default_factory=dict)
+    """Lane → day its known closure ends: nothing is planned to depart on it before then."""
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> PlanningState:
@@ -222,6 +227,12 @@ class PlanningData:
     default (no targets). See :meth:`with_safety_stock` and :mod:`optimize.safety_stock`."""
     safety_stock_penalty_per_unit_day: dict[str, float] = field(default_factory=dict)
     """Item → cost per unit-day of on-hand below its target."""
+    supplier_down_until: dict[str, float] = field(default_factory=dict)
+    """Supplier → day a known outage ends (:attr:`PlanningState.supplier_down_until`)."""
+    lane_closed_until: dict[int, float] = field(default_factory=dict)
+    """Lane → day a known closure ends (:attr:`PlanningState.lane_closed_until`)."""
+    supplier_lead_days: dict[str, float] = field(default_factory=dict)
+    """Supplier → mean days from order to dispatch (to date departures during known outages)."""
 
     # ------------------------------------------------------------------------- safety stock
     def with_safety_stock(
@@ -299,7 +310,22 @@ class PlanningData:
             for zone, product, factor in self.downstream.get((node, item), ())
         )
 
+    def blocked(self, movement: Movement, bucket: int) -> bool:
+        """Whether a flow released in ``bucket`` would be ready at a supplier in a known outage,
+        or depart on a lane in a known closure (it cannot then arrive when the model says)."""
+        start = self.start_day(bucket)
+        depart = float(start)
+        if movement.supplier is not None:
+            depart += self.supplier_lead_days.get(movement.supplier, 0.0)
+            until = self.supplier_down_until.get(movement.supplier)
+            if until is not None and depart < until:
+                return True
+        until = self.lane_closed_until.get(movement.lane)
+        return until is not None and depart < until
+
     def _capacity_bound(self, movement: Movement, bucket: int, bound: float) -> float:
+        if (self.supplier_down_until or self.lane_closed_until) and self.blocked(movement, bucket):
+            return 0.0
         days = self.days_in_bucket[bucket]
         if movement.supplier is not None:
             cap = self.supplier_capacity_per_day.get((movement.supplier, movement.item))
@@ -468,6 +494,13 @@ class PlanningData:
             requirement=requirement,
             downstream=downstream,
             remaining_need=remaining,
+            supplier_down_until={k: float(v) for k, v in state.supplier_down_until.items()},
+            lane_closed_until={int(k): float(v) for k, v in state.lane_closed_until.items()},
+            supplier_lead_days={
+                node_id: float(node.lead_time.expected())
+                for node_id, node in scenario.nodes.items()
+                if isinstance(node, Supplier)
+            },
         )
 
 

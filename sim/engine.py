@@ -14,8 +14,10 @@ not one process per customer.
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -28,6 +30,13 @@ import simpy
 from crm_model.demand import ORDER_COLUMNS
 from crm_model.stream import OUTCOME_COLUMNS, OrderStream
 from scenarios.network import SupplyNetwork
+from scenarios.state import (
+    KnownDisruption,
+    OpenCustomerOrder,
+    OpenSupplyOrder,
+    SupplyOrderKind,
+    SupplyState,
+)
 from scenarios.schema import (
     Allocation,
     DisruptionKind,
@@ -45,7 +54,9 @@ from sim.disruptions import Disruptions
 from sim.records import EventLog, EventType, OrderType
 
 __all__ = [
+    "CONTROL_OFFSET",
     "ORDER_TABLE_COLUMNS",
+    "Control",
     "RELEASE_OFFSET",
     "SNAPSHOT_OFFSET",
     "ReleaseSchedule",
@@ -55,6 +66,9 @@ __all__ = [
 
 RELEASE_OFFSET = 1e-6
 """Planned releases happen this long after the start of their day (after that day's receipts)."""
+CONTROL_OFFSET = RELEASE_OFFSET / 2
+"""A controller (re-plan, auto-order) looks at the state this long after the start of its day:
+after the day's receipts at the day's start, before the day's planned releases."""
 SNAPSHOT_OFFSET = 1.0 - 1e-7
 """Inventory is recorded this far into each day (after the day's demand, before the next day)."""
 _EPS = 1e-9
@@ -148,6 +162,26 @@ class Streams:
         )
 
 
+@dataclass(frozen=True)
+class Control:
+    """A decision taken during the run from the simulated state: a rolling re-plan or auto-ordering.
+
+    Every ``every_days`` from ``first_day`` (at ``CONTROL_OFFSET`` into the day) the engine takes
+    its current state (:meth:`Simulation.snapshot_state`) and calls ``decide(day, state)``. The
+    returned :class:`ReleaseSchedule` (days from the start of the run) is executed: with
+    ``replace`` it replaces every plan release not yet made (a re-plan; only stock points
+    following the plan), otherwise its releases are added and made wherever they point (orders a
+    controller places itself). ``None`` changes nothing.
+    """
+
+    every_days: float
+    decide: Callable[[float, SupplyState], ReleaseSchedule | None]
+    replace: bool = True
+    first_day: float | None = None
+    """Day of the first decision (default: ``every_days``; the plan made before the run covers
+    the first period)."""
+
+
 # Plain-string constants: enum member lookups are slow in the hot path.
 _CUSTOMER, _PURCHASE, _TRANSFER = (
     OrderType.CUSTOMER.value,
@@ -228,6 +262,15 @@ class Simulation:
         This replication's disruption windows (default: none).
     env
         The SimPy environment to run in (default: a new one starting at day 0).
+    initial_state
+        Open supply orders and open customer orders to start from (a :class:`SupplyState` whose
+        ``as_of`` is the scenario's start date; its on-hand must already be the scenario's
+        initial inventories, see :func:`scenarios.state.scenario_at`).
+    control
+        A re-plan or auto-order decision taken periodically during the run (:class:`Control`).
+    snapshot_days
+        Days at whose start (after the day's receipts) the state is recorded in
+        :attr:`states` (``tandem run --snapshot-at``).
     """
 
     def __init__(
@@ -239,6 +282,10 @@ class Simulation:
         streams: Streams,
         disruptions: Disruptions | None = None,
         env: simpy.Environment | None = None,
+        *,
+        initial_state: SupplyState | None = None,
+        control: Control | None = None,
+        snapshot_days: tuple[float, ...] = (),
     ) -> None:
         self.scenario = scenario
         self.net = network
@@ -281,6 +328,17 @@ class Simulation:
         }
         self._segment_priority = {k: v.priority for k, v in scenario.crm.segments.items()}
         self._movements = {(m.lane, m.item): m for m in network.lane_movements()}
+        self.initial_state = initial_state
+        self.control = control
+        self.snapshot_days = tuple(snapshot_days)
+        self.states: dict[float, SupplyState] = {}
+        """States recorded at :attr:`snapshot_days` (day → state)."""
+        self.released: list[tuple[float, str, Any, str, float, int]] = []
+        """Plan releases made: (day, kind, lane or plant, item, units, plan generation); the
+        first plan is generation 0, each re-plan the next."""
+        self.decisions: list[tuple[float, float]] = []
+        """Controller calls: (day, seconds it took)."""
+        self._generation = 0
 
     # ------------------------------------------------------------------------------- helpers
     def _next_id(self, prefix: str) -> str:
@@ -710,10 +768,18 @@ class Simulation:
             if day > self.scenario.horizon_days + 3660:  # no capacity left in any reachable day
                 break
 
-    def _plan_process(self) -> Generator[simpy.Event, Any, None]:
+    def _plan_process(
+        self, schedule: ReleaseSchedule, generation: int = 0, everywhere: bool = False
+    ) -> Generator[simpy.Event, Any, None]:
+        """Make the releases of ``schedule`` at their days; stops when a re-plan supersedes its
+        ``generation``. Unless ``everywhere``, stock points under a classical policy skip them."""
         releases: list[tuple[float, int, tuple[Any, ...]]] = []
-        replaced = {key for key, p in self.policies.items() if p.kind != PolicyKind.PLAN}
-        for row in self.releases.purchases.itertuples(index=False):
+        replaced = (
+            set()
+            if everywhere
+            else {key for key, p in self.policies.items() if p.kind != PolicyKind.PLAN}
+        )
+        for row in schedule.purchases.itertuples(index=False):
             if (row.dst, row.item) not in replaced:
                 releases.append(
                     (
@@ -722,7 +788,7 @@ class Simulation:
                         ("purchase", int(row.lane), row.item, float(row.qty), float(row.due_day)),
                     )
                 )
-        for row in self.releases.production.itertuples(index=False):
+        for row in schedule.production.itertuples(index=False):
             releases.append(
                 (
                     float(row.start_day),
@@ -730,7 +796,7 @@ class Simulation:
                     ("production", row.plant, row.product, float(row.qty), float(row.finish_day)),
                 )
             )
-        for row in self.releases.transfers.itertuples(index=False):
+        for row in schedule.transfers.itertuples(index=False):
             if (row.dst, row.item) not in replaced:
                 releases.append(
                     (
@@ -744,8 +810,13 @@ class Simulation:
             if qty <= _EPS:
                 continue
             at = day + RELEASE_OFFSET
+            if at < self.env.now - _EPS:
+                continue  # a re-plan's releases start on its own day
             if at > self.env.now:
                 yield self.env.timeout(at - self.env.now)
+            if generation != self._generation and not everywhere:
+                return
+            self.released.append((day, kind, where, item, qty, generation))
             if kind == "purchase":
                 self._purchase(where, item, qty, day, due)
             elif kind == "transfer":
@@ -897,13 +968,171 @@ class Simulation:
                     (day, key[0], key[1], stock.on_hand, stock.backlog, stock.on_order)
                 )
 
+    # ------------------------------------------------------------------- state and control
+    def _start_from_state(self, state: SupplyState) -> None:
+        """Put the state's open supply orders on their way and queue its open customer orders.
+
+        An open order is in transit from day 0 and is received on its expected arrival (day 0 if
+        overdue); a purchase is late by the supplier's ``late_delay`` with probability
+        1 − ``reliability`` when lead times are stochastic. Open customer orders are placed at
+        day 0 before any new demand, so on-hand serves them first.
+        """
+        rng = self.streams.supply
+        kinds = {
+            SupplyOrderKind.PURCHASE: ("PO", _PURCHASE),
+            SupplyOrderKind.TRANSFER: ("TO", _TRANSFER),
+            SupplyOrderKind.PRODUCTION: ("MO", _PRODUCTION),
+        }
+        for spec in state.open_orders:
+            prefix, kind = kinds[spec.kind]
+            lane = spec.lane
+            if lane is None and spec.kind != SupplyOrderKind.PRODUCTION:
+                lane = next(
+                    i for i in self.net.inbound_lanes(spec.destination)
+                    if self.net.lane(i).src == spec.source
+                )
+            due = max(0.0, state.day_of(spec.expected_arrival))
+            order = _Order(
+                spec.id or self._next_id(prefix), kind, spec.item, spec.source,
+                spec.destination, float(spec.qty), 0.0, due,
+                lane=-1 if lane is None else int(lane),
+            )
+            order.expected_arrival = due
+            order.shipped = order.qty
+            order.first_ship = 0.0
+            self.orders.append(order)
+            self.stocks[(spec.destination, spec.item)].on_order += order.qty
+            self._event(_SHIPPED, order, spec.source, order.qty, due, order.lane)
+            arrival = due
+            supplier = self.scenario.nodes[spec.source]
+            if (
+                kind is _PURCHASE
+                and self.stochastic
+                and supplier.reliability < 1.0
+                and rng.random() >= supplier.reliability
+            ):
+                arrival += self._duration(supplier.late_delay, rng)
+            timer = self.env.timeout(arrival)
+            timer.callbacks.append(
+                lambda _e, order=order: self._receive(order, order.destination, order.qty)
+            )
+        for k, line in enumerate(state.open_customer_orders):
+            self._open_customer_order(state, line, k)
+
+    def _open_customer_order(self, state: SupplyState, line: OpenCustomerOrder, k: int) -> None:
+        lane = self._serving.get(line.zone)
+        placed = 0.0 if line.placed is None else min(0.0, state.day_of(line.placed))
+        order = _Order(
+            line.id or f"open-{k + 1:06d}", _CUSTOMER, line.product,
+            "" if lane is None else self.net.lane(lane).src, line.zone, float(line.qty),
+            placed, placed, lane=-1 if lane is None else lane, segment=line.segment,
+        )
+        self.orders.append(order)
+        self._event(_PLACED, order, line.zone, order.qty, order.requested)
+        if lane is None:
+            order.filled_immediately = order.shipped = order.qty
+            order.first_ship = 0.0
+            self._deliver(order, order.qty)
+            return
+        self._demand(
+            self.stocks[(order.source, line.product)], order, True,
+            self._segment_priority.get(line.segment, 0),
+        )
+
+    def snapshot_state(self) -> SupplyState:
+        """The state now, as of the start of the current day: on-hand, open supply orders with
+        their expected arrival, open customer orders (backorders) and the supplier outages and
+        lane closures under way (with their end, as if announced)."""
+        now = self.env.now
+        day = math.floor(now + _EPS)
+        start = self.scenario.start_date
+        as_of = start + dt.timedelta(days=day)
+        on_hand: dict[str, dict[str, float]] = {}
+        for (node, item), stock in self.stocks.items():
+            if stock.on_hand > _EPS:
+                on_hand.setdefault(node, {})[item] = stock.on_hand
+        kinds = {
+            _PURCHASE: SupplyOrderKind.PURCHASE,
+            _TRANSFER: SupplyOrderKind.TRANSFER,
+            _PRODUCTION: SupplyOrderKind.PRODUCTION,
+        }
+        open_orders = []
+        for order in self.orders:
+            kind = kinds.get(order.order_type)
+            remaining = order.qty - order.delivered - order.lost
+            if kind is None or remaining <= _EPS:
+                continue
+            expected = order.expected_arrival
+            if math.isnan(expected):
+                expected = order.requested
+            open_orders.append(
+                OpenSupplyOrder(
+                    id=order.order_id, kind=kind, source=order.source,
+                    destination=order.destination, item=order.product, qty=remaining,
+                    expected_arrival=start + dt.timedelta(days=math.ceil(expected - _EPS)),
+                    lane=None if order.lane < 0 else order.lane,
+                )
+            )
+        waiting = []
+        for stock in self.stocks.values():
+            for _, _, (order, remaining) in sorted(stock.queue, key=lambda e: e[:2]):
+                if order.order_type is _CUSTOMER and remaining > _EPS:
+                    waiting.append(
+                        OpenCustomerOrder(
+                            id=order.order_id, zone=order.destination, product=order.product,
+                            qty=remaining, segment=order.segment,
+                            placed=start + dt.timedelta(days=math.floor(order.placed)),
+                        )
+                    )
+        known = []
+        for window in self.disruptions.windows:
+            if not window.start <= now < window.end:
+                continue
+            until = start + dt.timedelta(days=math.ceil(window.end))
+            if until <= as_of:
+                continue
+            if window.spec.kind == DisruptionKind.SUPPLIER_OUTAGE:
+                known.append(KnownDisruption(kind="supplier_outage", node=window.spec.node, until=until))
+            elif window.spec.kind == DisruptionKind.LANE_CLOSURE:
+                known.append(KnownDisruption(kind="lane_closure", lane=window.spec.lane, until=until))
+        return SupplyState(
+            as_of=as_of, scenario=self.scenario.name, on_hand=on_hand,
+            open_orders=tuple(open_orders), open_customer_orders=tuple(waiting),
+            disruptions=tuple(known),
+        )
+
+    def _state_process(self, day: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(max(0.0, day + CONTROL_OFFSET - self.env.now))
+        self.states[day] = self.snapshot_state()
+
+    def _control_process(self, control: Control) -> Generator[simpy.Event, Any, None]:
+        day = control.every_days if control.first_day is None else control.first_day
+        while day < self._horizon:
+            yield self.env.timeout(max(0.0, day + CONTROL_OFFSET - self.env.now))
+            started = time.perf_counter()
+            schedule = control.decide(day, self.snapshot_state())
+            self.decisions.append((day, time.perf_counter() - started))
+            if schedule is not None:
+                if control.replace:
+                    self._generation += 1
+                    self.env.process(self._plan_process(schedule, self._generation))
+                else:
+                    self.env.process(self._plan_process(schedule, everywhere=True))
+            day += control.every_days
+
     # ---------------------------------------------------------------------------------- run
     def run(self) -> dict[str, pd.DataFrame]:
         """Run to the end of the horizon and return the ``orders``, ``events`` and
         ``inventory`` tables of this replication."""
         env = self.env
         env.process(self._customer_process())
-        env.process(self._plan_process())
+        env.process(self._plan_process(self.releases))
+        if self.initial_state is not None:
+            self._start_from_state(self.initial_state)
+        if self.control is not None:
+            env.process(self._control_process(self.control))
+        for day in self.snapshot_days:
+            env.process(self._state_process(day))
         env.process(self._snapshot_process())
         for window in self.disruptions.stock_losses():
             env.process(self._stock_loss_process(window))

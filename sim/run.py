@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,9 +13,16 @@ from crm_model.stream import OrderStream
 from scenarios.network import SupplyNetwork
 from scenarios.schema import Scenario
 from sim.disruptions import Disruptions, sample_windows
-from sim.engine import ReleaseSchedule, Simulation, Streams
+from scenarios.state import SupplyState
+from sim.engine import Control, ReleaseSchedule, Simulation, Streams
 
-__all__ = ["SimulationResult", "replication_seed", "simulate", "simulate_replication"]
+__all__ = [
+    "SimulationResult",
+    "WithExtraLines",
+    "replication_seed",
+    "simulate",
+    "simulate_replication",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,27 @@ class SimulationResult:
         return tables
 
 
+class WithExtraLines(OrderStream):
+    """A stream plus fixed extra order lines (e.g. deals won), merged in time order; outcomes
+    and CRM tables go to the wrapped stream."""
+
+    def __init__(self, inner: OrderStream, extra: pd.DataFrame) -> None:
+        super().__init__(extra)
+        self.inner = inner
+        self.period_days = inner.period_days
+
+    def next_orders(self, start: float, end: float) -> pd.DataFrame:
+        frames = [self.inner.next_orders(start, end), super().next_orders(start, end)]
+        merged = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+        return merged.sort_values("time", kind="stable").reset_index(drop=True)
+
+    def record_outcomes(self, outcomes: pd.DataFrame) -> None:
+        self.inner.record_outcomes(outcomes)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return self.inner.tables()
+
+
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
     """The seed of replication ``replication``: the same child whatever runs it or in which order
     (equal to ``SeedSequence(seed).spawn(n)[replication]``)."""
@@ -50,8 +79,22 @@ def simulate_replication(
     seed: int,
     network: SupplyNetwork | None = None,
     demand: DemandModel | None = None,
+    *,
+    control: Callable[[Simulation], Control] | None = None,
+    initial_state: SupplyState | None = None,
+    extra_orders: pd.DataFrame | None = None,
+    snapshot_days: tuple[float, ...] = (),
+    states: dict[float, SupplyState] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Tables of one replication; demand and lead times come from that replication's streams."""
+    """Tables of one replication; demand and lead times come from that replication's streams.
+
+    ``control(simulation)`` returns the :class:`~sim.engine.Control` of a re-plan or auto-order
+    loop (it may wrap ``simulation.stream`` to observe demand); the tables then include
+    ``plan_releases`` (releases made, by plan generation) and ``decisions`` (controller calls
+    and their seconds). ``initial_state`` starts from open orders (:mod:`scenarios.state`);
+    ``extra_orders`` are order lines added to the sampled demand (e.g. won deals). States
+    recorded at ``snapshot_days`` are put into ``states``.
+    """
     network = network or SupplyNetwork(scenario)
     demand = demand or DemandModel(scenario)
     streams = Streams.from_seed(replication_seed(seed, replication))
@@ -60,7 +103,26 @@ def simulate_replication(
         stream = demand.stream(streams.demand, disruptions.demand_shocks())
     else:
         stream = OrderStream(demand.expected_stream())
-    tables = Simulation(scenario, network, releases, stream, streams, disruptions).run()
+    if extra_orders is not None and len(extra_orders):
+        stream = WithExtraLines(stream, extra_orders)
+    simulation = Simulation(
+        scenario, network, releases, stream, streams, disruptions,
+        initial_state=initial_state, snapshot_days=snapshot_days,
+    )
+    if control is not None:
+        simulation.control = control(simulation)
+    tables = simulation.run()
+    stream = simulation.stream
+    if control is not None:
+        tables["plan_releases"] = pd.DataFrame.from_records(
+            simulation.released,
+            columns=["day", "kind", "where", "item", "qty", "generation"],
+        ).astype({"where": str})
+        tables["decisions"] = pd.DataFrame.from_records(
+            simulation.decisions, columns=["day", "seconds"]
+        )
+    if states is not None:
+        states.update(simulation.states)
     tables.update({f"crm_{name}": frame for name, frame in stream.tables().items()})
     for frame in tables.values():
         frame.insert(0, "replication", replication)
