@@ -1,0 +1,189 @@
+"""``tandem stress``: the plan under uncertainty, optionally re-planned and compared with policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from scenarios import load_scenario
+from scenarios.errors import TandemError
+from tandem.cli import _fail, _parse_sets, app, console
+
+__all__ = ["stress"]
+
+_SHOWN = ("fill_rate", "otif", "total_cost", "margin", "avg_inventory", "backorders")
+
+
+def _fmt(value: float, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit == "fraction":
+        return f"{100 * value:.2f} %"
+    return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def _comparison_table(comparison: pd.DataFrame) -> Table:
+    table = Table(title="strategies on common random numbers (mean ± 95 % CI; Δ vs static, paired)")
+    table.add_column("metric")
+    strategies = list(dict.fromkeys(comparison["strategy"]))
+    for name in strategies:
+        table.add_column(name, justify="right")
+    units = {"fill_rate": "fraction", "otif": "fraction"}
+    for metric in [*_SHOWN, "replans_per_run", "seconds_per_replan"]:
+        rows = comparison[comparison["metric"] == metric].set_index("strategy")
+        if rows.empty:
+            continue
+        cells = []
+        for name in strategies:
+            if name not in rows.index:
+                cells.append("-")
+                continue
+            row = rows.loc[name]
+            unit = units.get(metric, "")
+            text = _fmt(row["mean"], unit)
+            half = row.get("ci_halfwidth", math.nan)
+            if isinstance(half, float) and not math.isnan(half):
+                text += f" ± {_fmt(half, unit)}"
+            diff = row.get("diff_vs_static", math.nan)
+            if name != "static" and isinstance(diff, float) and not math.isnan(diff):
+                text += f" (Δ {'+' if diff >= 0 else ''}{_fmt(diff, unit)})"
+            cells.append(text)
+        table.add_row(metric, *cells)
+    return table
+
+
+def _frame_table(title: str, frame: pd.DataFrame) -> Table:
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="left" if frame[column].dtype == object else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[v if isinstance(v, str) else _fmt(float(v)) for v in row])
+    return table
+
+
+@app.command()
+def stress(
+    scenario: Annotated[str, typer.Argument(help="Library scenario name or path to a YAML file.")],
+    replications: Annotated[int, typer.Option("--replications", "-n", help="Replications.")] = 20,
+    disruptions: Annotated[
+        str,
+        typer.Option(
+            "--disruptions",
+            help="Disruption profile: scenario, none, supplier_outage, random, or a YAML file "
+            "with a 'disruptions:' list.",
+        ),
+    ] = "scenario",
+    replan: Annotated[
+        str | None,
+        typer.Option("--replan", help="Also run a rolling plan, e.g. every=7d,horizon=12w."),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Run static plan, rolling plan, base-stock and (s,S)."),
+    ] = False,
+    uncertainty: Annotated[
+        bool,
+        typer.Option("--uncertainty/--no-uncertainty", help="Sample demand and lead times."),
+    ] = True,
+    campaign_cv: Annotated[
+        float,
+        typer.Option("--campaign-cv", help="Coefficient of variation of campaign lift per run."),
+    ] = 0.3,
+    seed: Annotated[int | None, typer.Option("--seed", help="Root seed.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output directory.")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the executive report here (.html/.pdf/.xlsx)."),
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override: PATH=VALUE.")] = None,
+) -> None:
+    """Solve the plan once on the CRM forecast, then run it under uncertainty and disruptions:
+    plan vs realised, plan adherence, which assumptions broke first — and, with --replan or
+    --compare, a rolling re-plan and classical policies on the same random numbers.
+
+    Writes comparison.csv, plan_vs_realised.csv, adherence.csv, breaks.csv, replans.csv,
+    stress_summary.json and report.html (executive report) to --out.
+    """
+    from tandem.loop import ReplanSpec
+    from tandem.report_builder import write_report
+    from tandem.store import write_parquet, write_text
+    from tandem.stress import stress_test
+
+    try:
+        resolved = load_scenario(scenario, _parse_sets(set_))
+        spec = ReplanSpec.parse(replan) if replan else ReplanSpec()
+        strategies = ["static"]
+        if replan or compare:
+            strategies.append("rolling")
+        if compare:
+            strategies += ["base_stock", "s_S"]
+        with console.status(f"stress-testing {resolved.name} ({', '.join(strategies)}) …"):
+            result = stress_test(
+                resolved, replications=replications, profile=disruptions,
+                strategies=strategies, replan=spec, seed=seed, uncertainty=uncertainty,
+                campaign_cv=campaign_cv,
+            )
+    except TandemError as exc:
+        _fail(exc)
+        return
+    if out is None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        out = Path("runs") / f"stress-{resolved.name}-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    comparison = result.comparison()
+    per = {
+        "plan_vs_realised": [o.plan_vs_realised.assign(strategy=n) for n, o in result.outcomes.items()],
+        "adherence": [o.adherence.assign(strategy=n) for n, o in result.outcomes.items()],
+        "breaks": [o.breaks.assign(strategy=n) for n, o in result.outcomes.items()],
+        "replans": [pd.DataFrame(o.solves).assign(strategy=n) for n, o in result.outcomes.items() if o.solves],
+    }
+    write_text(out / "comparison.csv", comparison.to_csv(index=False, float_format="%.10g"))
+    for name, frames in per.items():
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        write_text(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.10g"))
+    for name, outcome in result.outcomes.items():
+        write_parquet(out / f"kpis_{name}.parquet", outcome.kpis)
+    for name, frame in result.plan.tables.items():
+        write_parquet(out / f"plan_{name}.parquet", frame)
+    summary = {
+        "scenario": resolved.name,
+        "profile": disruptions,
+        "replications": replications,
+        "seed": result.seed,
+        "strategies": list(result.outcomes),
+        "replan": {"every_days": spec.every_days, "horizon_days": spec.horizon_days} if "rolling" in result.outcomes else None,
+        "plan_status": str(result.plan.status),
+        "plan_objective": result.plan.objective,
+        "replan_cost": {n: o.replan_cost() for n, o in result.outcomes.items()},
+    }
+    write_text(out / "stress_summary.json", json.dumps(summary, indent=2))
+    runs = result.strategy_runs()
+    write_report(runs, out / "report.html", title=f"Stress test: {resolved.name} ({disruptions})")
+    if report is not None:
+        write_report(runs, report, title=f"Stress test: {resolved.name} ({disruptions})")
+
+    console.print(f"plan: {result.plan.status}, objective {_fmt(result.plan.objective or 0.0)} {resolved.currency}")
+    static = result.outcomes["static"]
+    console.print(_frame_table("plan vs realised (static plan, mean over replications)",
+                               static.plan_vs_realised[["measure", "planned", "realised", "difference"]]))
+    console.print(_frame_table("which plan assumptions broke first (static plan)",
+                               static.breaks[["assumption", "broke_share", "median_first_date"]]))
+    for name, outcome in result.outcomes.items():
+        if len(outcome.adherence):
+            mean = outcome.adherence.drop(columns="replication").mean()
+            console.print(
+                f"plan adherence ({name}): {100 * mean['adherence']:.1f} % of planned units released "
+                f"as planned; {mean['cancelled_units']:,.0f} cancelled, {mean['replanned_units']:,.0f} "
+                f"re-planned, {mean['outside_plan_units']:,.0f} ordered outside the plan (per run)",
+                highlight=False,
+            )
+    if len(result.outcomes) > 1:
+        console.print(_comparison_table(comparison))
+    console.print(f"written: {out}")

@@ -1,0 +1,231 @@
+"""Plan, stress-test, re-plan: the stress test, the rolling horizon and the engine's control hook."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import optimize
+import sim
+from crm_model import DemandModel
+from scenarios import load_scenario, scenario_from_dict
+from scenarios.errors import ScenarioError
+from scenarios.network import SupplyNetwork
+from scenarios.schema import Scenario
+from scenarios.state import SupplyState
+from sim.run import simulate_replication
+from tandem.cli import app
+from tandem.loop import ReplanSpec, planning_state, window_demand
+from tandem.stress import apply_profile, policy_scenario, stress_test
+from tests.conftest import tiny_scenario_dict
+
+
+def two_supplier_dict(**changes: Any) -> dict[str, Any]:
+    """The tiny network with a cheap supplier ``sup`` (down days 21–56) and a dearer ``backup``;
+    1,000 customers ordering about 10 widgets a day over 12 weeks."""
+    data = tiny_scenario_dict()
+    data["horizon_days"] = 84
+    data["bucket"] = "week"
+    data["nodes"]["backup"] = {
+        "kind": "supplier",
+        "lead_time": {"dist": "fixed", "mean": 1},
+        "supplies": {"widget": {"price": 12.0}},
+    }
+    data["nodes"]["wh"]["initial_inventory"] = {"widget": 40}
+    data["lanes"].append(
+        {"src": "backup", "dst": "wh", "lead_time": {"dist": "fixed", "mean": 2}, "cost_per_unit": 1.0}
+    )
+    data["crm"]["segments"]["all"]["customers"] = 1000
+    data["disruptions"] = [
+        {"name": "sup down", "kind": "supplier_outage", "node": "sup",
+         "start": "2027-01-25", "duration_days": 35}
+    ]
+    data.update(changes)
+    return data
+
+
+def two_supplier(**changes: Any) -> Scenario:
+    return scenario_from_dict(two_supplier_dict(**changes))
+
+
+# ------------------------------------------------------------------------------ stress test
+def test_stress_without_uncertainty_reproduces_the_plan_exactly() -> None:
+    scenario = two_supplier(bucket="day", disruptions=[])
+    result = stress_test(scenario, replications=1, strategies=("static", "rolling"),
+                         uncertainty=False, profile="none")
+    for name in ("static", "rolling"):
+        table = result.outcomes[name].plan_vs_realised.set_index("measure")
+        assert np.allclose(table["realised"], table["planned"], rtol=1e-9, atol=1e-6), (name, table)
+        assert result.outcomes[name].adherence["adherence"].tolist() == [1.0]
+    # the plan bought from the cheap supplier only, 10 a day after the 40 on hand are used up
+    assert result.plan.purchases["supplier"].unique().tolist() == ["sup"]
+    assert result.outcomes["static"].plan_vs_realised.set_index("measure").loc[
+        "demand_units", "planned"] == pytest.approx(840.0)
+
+
+def test_rolling_replan_beats_the_static_plan_under_a_supplier_outage() -> None:
+    result = stress_test(two_supplier(), replications=4, strategies=("static", "rolling"))
+    fill = {
+        name: o.kpis.query("metric == 'fill_rate' and scope == 'all'").set_index("replication")["value"]
+        for name, o in result.outcomes.items()
+    }
+    # same random numbers: the rolling plan is better in every replication, and by a lot
+    assert (fill["rolling"] > fill["static"] + 0.1).all(), fill
+    comparison = result.comparison().set_index(["strategy", "metric"])
+    diff = comparison.loc[("rolling", "fill_rate")]
+    assert diff["diff_vs_static"] - diff["diff_ci_halfwidth"] > 0
+    # the re-plans knew the outage: they bought from the backup supplier during it
+    orders = result.outcomes["rolling"].tables["orders"]
+    backup = orders[(orders["order_type"] == "purchase") & (orders["source"] == "backup")]
+    assert len(backup) > 0 and (backup["placed_time"] >= 21).all()
+    assert comparison.loc[("rolling", "replans_per_run"), "mean"] == 11  # days 7, 14, …, 77
+    # the static plan's assumptions broke: the supplier was late in every replication
+    breaks = result.outcomes["static"].breaks.set_index("assumption")
+    assert breaks.loc["supplier late", "broke_share"] == 1.0
+    assert breaks.loc["disruption", "median_first_day"] == 21.0
+
+
+def test_adherence_counts_cancelled_and_replanned_units() -> None:
+    scenario = two_supplier(bucket="day", disruptions=[])
+    forecast = DemandModel(scenario).expected_by_bucket()
+    plan = optimize.plan_supply(scenario, forecast)
+    releases = sim.ReleaseSchedule.from_tables(plan.tables)
+    planned = plan.purchases
+    before = planned.loc[planned["release_day"] < 30, "qty"].sum()
+
+    def stop_buying(simulation: sim.Simulation) -> sim.Control:
+        return sim.Control(every_days=1000, first_day=30, decide=lambda day, state: sim.ReleaseSchedule.empty())
+
+    tables = simulate_replication(scenario, releases, 0, 1, control=stop_buying)
+    made = tables["plan_releases"]
+    assert made["day"].max() < 30
+    assert made["qty"].sum() == pytest.approx(before)
+    assert set(made["generation"]) == {0}
+    from tandem.stress import adherence
+
+    row = adherence(plan, {k: v.assign(replication=0) if "replication" not in v else v
+                           for k, v in tables.items()}).iloc[0]
+    assert row["as_planned_units"] == pytest.approx(before)
+    assert row["cancelled_units"] == pytest.approx(planned["qty"].sum() - before)
+    assert row["replanned_units"] == pytest.approx(0.0)
+
+
+def test_policy_scenario_sizes_classical_policies_from_the_forecast() -> None:
+    scenario = two_supplier(disruptions=[])
+    forecast = DemandModel(scenario).expected_by_bucket()
+    base = policy_scenario(scenario, forecast, "base_stock").policies
+    ss = policy_scenario(scenario, forecast, "s_S").policies
+    mean = forecast["units"].sum() / 84  # 10 a day
+    assert mean == pytest.approx(10.0)
+    # lead time sup 1 + lane 2 days (cheapest source), Poisson demand: z·√(3·10) at 95 %
+    reorder = 3 * mean + 1.6448536 * np.sqrt(3 * mean)
+    assert base[0].kind == "base_stock" and base[0].order_up_to == np.ceil(reorder + mean)
+    assert ss[0].reorder_point == np.ceil(reorder)
+    assert ss[0].order_up_to == np.ceil(np.ceil(reorder) + 7 * mean)
+
+
+def test_disruption_profiles() -> None:
+    scenario = two_supplier(disruptions=[])
+    outage = apply_profile(scenario, "supplier_outage").disruptions
+    assert [(d.kind, d.node, d.duration_days) for d in outage] == [("supplier_outage", "sup", 21.0)]
+    assert outage[0].start == scenario.start_date + dt.timedelta(days=28)
+    random = apply_profile(scenario, "random").disruptions
+    assert {d.kind for d in random} == {"supplier_outage", "lane_delay"}
+    assert len(apply_profile(two_supplier(), "none").disruptions) == 0
+    with pytest.raises(ScenarioError, match="--disruptions: 'nope' is neither a profile"):
+        apply_profile(scenario, "nope")
+
+
+# --------------------------------------------------------------------------------- re-plan
+def test_replan_spec_parses_days_and_weeks() -> None:
+    assert ReplanSpec.parse("every=7d,horizon=12w") == ReplanSpec(7, 84, 28)
+    assert ReplanSpec.parse("every=2w, horizon=20, lookback=1w") == ReplanSpec(14, 20, 7)
+    with pytest.raises(ScenarioError, match="--replan horizon: must be at least the re-plan period"):
+        ReplanSpec.parse("every=14d,horizon=7d")
+    with pytest.raises(ScenarioError, match="is not a duration"):
+        ReplanSpec.parse("every=weekly")
+
+
+def test_snapshot_state_becomes_the_planning_state() -> None:
+    """A purchase of 30 released on day 1 (supplier 1 day + lane 2 days) is open on day 2 and
+    expected on day 4; on-hand is the initial 5 less what customers took on days 0 and 1."""
+    scenario = scenario_from_dict(
+        tiny_scenario_dict(simulation={"seed": 7, "stochastic_demand": False, "stochastic_lead_times": False})
+    )
+    purchases = pd.DataFrame({"lane": [0], "dst": ["wh"], "item": ["widget"],
+                              "release_day": [1], "due_day": [4], "qty": [30.0]})
+    releases = sim.ReleaseSchedule.from_tables({"purchases": purchases})
+    states: dict[float, SupplyState] = {}
+    tables = simulate_replication(scenario, releases, 0, 7, snapshot_days=(2.0,), states=states)
+    state = states[2.0]
+    assert state.as_of == dt.date(2027, 1, 6)
+    customer = tables["orders"].query("order_type == 'customer' and placed_time < 2")
+    taken = min(5.0, customer["qty"].sum())
+    assert state.on_hand.get("wh", {}).get("widget", 0.0) == pytest.approx(5.0 - taken)
+    (order,) = state.open_orders
+    assert (order.kind, order.source, order.destination, order.qty) == ("purchase", "sup", "wh", 30.0)
+    assert order.expected_arrival == dt.date(2027, 1, 8)
+    planning = planning_state(state, bucket_days=1)
+    assert planning.pipeline == (("wh", "widget", 2, 30.0),)
+
+
+def test_planning_state_carries_backlog_and_known_outages() -> None:
+    state = SupplyState.model_validate({
+        "as_of": "2027-02-01",
+        "on_hand": {"wh": {"widget": 3}},
+        "open_orders": [{"kind": "purchase", "source": "sup", "destination": "wh", "item": "widget",
+                         "qty": 12, "expected_arrival": "2027-01-30"}],
+        "open_customer_orders": [{"zone": "zone", "product": "widget", "qty": 4},
+                                 {"zone": "zone", "product": "widget", "qty": 6}],
+        "disruptions": [{"kind": "supplier_outage", "node": "sup", "until": "2027-02-15"}],
+    })
+    planning = planning_state(state, bucket_days=7)
+    assert planning.on_hand == {("wh", "widget"): 3.0}
+    assert planning.pipeline == (("wh", "widget", 0, 12.0),)  # overdue: expected now
+    assert planning.backlog == {("zone", "widget"): 10.0}
+    assert planning.supplier_down_until == {"sup": 14.0}
+
+
+def test_known_outage_blocks_planned_purchases_until_it_ends() -> None:
+    scenario = two_supplier(disruptions=[], bucket="day", horizon_days=28)
+    demand = DemandModel(scenario).expected_by_bucket()
+    state = optimize.PlanningState(on_hand={("wh", "widget"): 40.0}, supplier_down_until={"sup": 10.0})
+    plan = optimize.plan_supply(scenario, demand, state)
+    bought = plan.purchases
+    # sup needs 1 day to have an order ready: nothing released before day 9 is ready after the outage
+    assert (bought.loc[bought["supplier"] == "sup", "release_day"] >= 9).all()
+    # what was needed earlier came from the backup supplier
+    assert bought.loc[bought["supplier"] == "backup", "qty"].sum() > 0
+
+
+def test_window_demand_rebuckets_and_corrects() -> None:
+    daily = pd.DataFrame({"day": [5, 6, 7, 8, 20], "zone": "z", "product": "p", "units": [1.0, 2, 3, 4, 5]})
+    frame = window_demand(daily, start_day=6, n_days=7, bucket_days=2, correction={("z", "p"): 1.5})
+    assert frame[["bucket", "units"]].values.tolist() == [[0, 7.5], [1, 6.0]]
+
+
+# ------------------------------------------------------------------------------------ CLI
+def test_stress_cli_writes_the_comparison(tmp_path) -> None:
+    out = tmp_path / "stress"
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(two_supplier_dict()), encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["stress", str(path), "-n", "2", "--replan", "every=7d,horizon=4w", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert set(comparison["strategy"]) == {"static", "rolling"}
+    summary = json.loads((out / "stress_summary.json").read_text())
+    assert summary["replan"] == {"every_days": 7, "horizon_days": 28}
+    assert (out / "report.html").stat().st_size > 10_000
+    assert "Plan vs realised" in (out / "report.html").read_text()
+    bad = CliRunner().invoke(app, ["stress", str(path), "--replan", "every=0d"])
+    assert bad.exit_code == 2
+    assert "--replan every: must be at least 1 day" in bad.output
