@@ -482,6 +482,80 @@ def _risk_table(data: ReportData) -> str:
     )
 
 
+STRESS_TABLES = ("stress_plan_vs_realised", "stress_adherence", "stress_breaks")
+"""Tables a stress test (``tandem stress``) adds to each strategy; the report shows them."""
+
+_MEASURE_UNITS = {"fill_rate": "fraction", "purchase_cost": "currency", "holding_cost": "currency",
+                  "transport_cost": "currency", "ordering_cost": "currency"}
+
+
+def _stress_section(data: ReportData) -> str:
+    """Planned vs realised per strategy, plan adherence and the assumptions that broke first
+    (empty when no strategy comes from a stress test)."""
+    runs = [run for run in data.runs if run.table("stress_plan_vs_realised") is not None]
+    if not runs:
+        return ""
+    first = runs[0].table("stress_plan_vs_realised")
+    head = "<th>Measure</th><th class='num'>Planned</th>" + "".join(
+        f"<th class='num'>{_esc(run.name)}</th>" for run in runs
+    )
+    body = []
+    for k, measure in enumerate(first["measure"]):
+        unit = _MEASURE_UNITS.get(measure, "units")
+        cells = [f"<td>{_esc(metric_label(measure))}</td>",
+                 f"<td class='num'>{_esc(fmt_value(first['planned'].iloc[k], unit))}</td>"]
+        for run in runs:
+            table = run.table("stress_plan_vs_realised").set_index("measure")
+            value = table["realised"].get(measure, math.nan)
+            cells.append(f"<td class='num'>{_esc(fmt_value(value, unit))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    html = (
+        "<p>The plan was solved once on the CRM forecast; each strategy then ran on the same "
+        "sampled demand, lead times and disruptions. Realised values are means over "
+        "replications.</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+    adherence = []
+    for run in runs:
+        frame = run.table("stress_adherence")
+        if frame is None:
+            continue
+        mean = frame.drop(columns="replication").mean()
+        adherence.append(
+            f"<tr><td>{_esc(run.name)}</td>"
+            f"<td class='num'>{_esc(fmt_value(mean['adherence'], 'fraction'))}</td>"
+            + "".join(
+                f"<td class='num'>{_esc(fmt_value(mean[c], 'units'))}</td>"
+                for c in ("planned_units", "cancelled_units", "replanned_units", "outside_plan_units")
+            )
+            + f"<td class='num'>{_esc(run.meta.get('re-plans per run', '0'))}</td>"
+            f"<td class='num'>{_esc(run.meta.get('seconds per re-plan', '-'))}</td></tr>"
+        )
+    if adherence:
+        html += (
+            "<h3>Plan adherence</h3><table><thead><tr><th>Strategy</th>"
+            "<th class='num'>Released as planned</th><th class='num'>Planned units</th>"
+            "<th class='num'>Cancelled</th><th class='num'>Re-planned</th>"
+            "<th class='num'>Outside the plan</th><th class='num'>Re-plans per run</th>"
+            "<th class='num'>Seconds per re-plan</th></tr></thead>"
+            f"<tbody>{''.join(adherence)}</tbody></table>"
+        )
+    breaks = runs[0].table("stress_breaks")
+    if breaks is not None:
+        rows = "".join(
+            f"<tr><td>{_esc(r.assumption)}</td>"
+            f"<td class='num'>{_esc(fmt_value(r.broke_share, 'fraction'))}</td>"
+            f"<td>{_esc(r.median_first_date or '-')}</td></tr>"
+            for r in breaks.itertuples(index=False)
+        )
+        html += (
+            f"<h3>Which plan assumptions broke first ({_esc(runs[0].name)})</h3>"
+            "<table><thead><tr><th>Assumption</th><th class='num'>Broke in (share of runs)</th>"
+            f"<th>Median first date</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    return html
+
+
 def _all_kpis_table(data: ReportData) -> str:
     overall = data.table[data.table["scope"] == "all"]
     order = {m: i for i, m in enumerate(dict.fromkeys(overall["metric"]))}
@@ -783,6 +857,10 @@ def render_report_data(data: ReportData) -> str:
         )
     page.section("where-it-hurts", "Where it hurts", hurts)
 
+    stress = _stress_section(data)
+    if stress:
+        page.section("plan-vs-realised", "Plan vs realised", stress)
+
     if data.crm:
         figure = charts.crm_figure(data.crm, colors)
         supply = []
@@ -896,6 +974,10 @@ def report_tables(data: ReportData) -> dict[str, pd.DataFrame]:
     disruptions = [f.assign(strategy=n) for n, f in data.disruptions.items() if len(f)]
     if disruptions:
         tables["disruptions"] = pd.concat(disruptions, ignore_index=True)
+    for key in STRESS_TABLES:
+        parts = [t.assign(strategy=run.name) for run in data.runs if (t := run.table(key)) is not None]
+        if parts:
+            tables[key.removeprefix("stress_")] = pd.concat(parts, ignore_index=True)
     for key in ("funnel", "churn", "tickets"):
         parts = [s[key].assign(strategy=n) for n, s in data.crm.items() if key in s]
         if parts:
