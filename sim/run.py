@@ -37,6 +37,8 @@ class SimulationResult:
     seed: int
     replications: int
     crm: dict[str, pd.DataFrame] = field(default_factory=dict)
+    states: dict[float, SupplyState] = field(default_factory=dict)
+    """States of replication 0 at the requested snapshot days (day → state)."""
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by name; CRM tables are named ``crm_<name>``."""
@@ -134,8 +136,10 @@ def simulate(
     releases: ReleaseSchedule,
     replications: int | None = None,
     seed: int | None = None,
+    snapshot_days: tuple[float, ...] = (),
 ) -> SimulationResult:
-    """Run ``replications`` replications (default: the scenario's) and stack their tables.
+    """Run ``replications`` replications (default: the scenario's) and stack their tables;
+    replication 0 records its state at ``snapshot_days`` (:attr:`SimulationResult.states`).
 
     Examples
     --------
@@ -149,11 +153,18 @@ def simulate(
     root = scenario.simulation.seed if seed is None else seed
     network = SupplyNetwork(scenario)
     demand = DemandModel(scenario)
-    parts = [simulate_replication(scenario, releases, r, root, network, demand) for r in range(n)]
+    states: dict[float, SupplyState] = {}
+    parts = [
+        simulate_replication(
+            scenario, releases, r, root, network, demand,
+            snapshot_days=snapshot_days if r == 0 else (), states=states,
+        )
+        for r in range(n)
+    ]
     stacked = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
     for name, frame in stacked.items():
         frame.attrs["unit"] = parts[0][name].attrs.get("unit", {})
     crm = {
         name[len("crm_") :]: stacked.pop(name) for name in list(stacked) if name.startswith("crm_")
     }
-    return SimulationResult(seed=root, replications=n, crm=crm, **stacked)
+    return SimulationResult(seed=root, replications=n, crm=crm, states=states, **stacked)

@@ -128,15 +128,23 @@ def run(
     max_replications: Annotated[
         int, typer.Option("--max-replications", min=2, help="Cap of --ci-halfwidth.")
     ] = 200,
+    snapshot_at: Annotated[
+        list[str] | None,
+        typer.Option("--snapshot-at", help="Write the state of replication 0 on this date "
+                     "(YYYY-MM-DD) to state_<date>.yaml, for `tandem risk --state`."),
+    ] = None,
 ) -> None:
     """Forecast demand, plan supply, simulate the plan, compute KPIs, write a run directory."""
     from tandem.pipeline import new_run_id, run_scenario, write_run
 
     try:
         resolved = load_scenario(scenario, _parse_sets(set_))
+        snapshot_days = _snapshot_days(resolved, snapshot_at or [])
         with console.status(f"running {resolved.name} …"):
             if ci_halfwidth is None and metric is None:
-                result = run_scenario(resolved, replications=replications, seed=seed)
+                result = run_scenario(
+                    resolved, replications=replications, seed=seed, snapshot_days=snapshot_days
+                )
             else:
                 from tandem.experiments import run_to_precision_cli
 
@@ -158,6 +166,28 @@ def run(
         if result.plan.objective is not None else f"plan: {result.plan.status}"
     )
     console.print(f"results: {run_dir}  (report: {run_dir / 'report.html'})")
+
+
+def _snapshot_days(scenario: Any, dates: list[str]) -> tuple[float, ...]:
+    """Days after the scenario's start of ``--snapshot-at`` dates (every problem at once)."""
+    import datetime as dt
+
+    days, problems = [], []
+    for text in dates:
+        try:
+            day = (dt.date.fromisoformat(text) - scenario.start_date).days
+        except ValueError:
+            problems.append(Problem("--snapshot-at", f"'{text}' is not a date (YYYY-MM-DD)"))
+            continue
+        if not 0 <= day < scenario.horizon_days:
+            problems.append(
+                Problem("--snapshot-at", f"{text} is outside the horizon ({scenario.start_date} "
+                        f"+ {scenario.horizon_days} days)")
+            )
+        days.append(float(day))
+    if problems:
+        raise ScenarioError(problems, source="--snapshot-at")
+    return tuple(days)
 
 
 @app.command()

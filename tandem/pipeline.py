@@ -17,6 +17,7 @@ import sim
 from crm_model import DemandModel, crm_kpis
 from optimize.plan import PLAN_TABLES, Plan
 from scenarios import Scenario, scenario_hash, scenario_to_yaml
+from scenarios.state import state_to_yaml
 from scenarios.errors import PlanError
 from tandem import __version__
 from tandem.store import CATALOG_NAME, Catalog, write_parquet, write_text
@@ -67,9 +68,14 @@ def run_kpis(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.DataFram
 
 
 def run_scenario(
-    scenario: Scenario, *, replications: int | None = None, seed: int | None = None
+    scenario: Scenario,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    snapshot_days: tuple[float, ...] = (),
 ) -> RunResult:
-    """Run the whole loop on a validated scenario. Pure: writes nothing.
+    """Run the whole loop on a validated scenario. Pure: writes nothing. Replication 0 records
+    its state (:mod:`scenarios.state`) at the start of each of ``snapshot_days``.
 
     Raises
     ------
@@ -89,7 +95,9 @@ def run_scenario(
 
     start = time.perf_counter()
     releases = sim.ReleaseSchedule.from_tables(plan.tables)
-    result = sim.simulate(scenario, releases, replications=replications, seed=seed)
+    result = sim.simulate(
+        scenario, releases, replications=replications, seed=seed, snapshot_days=snapshot_days
+    )
     timings["simulate_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -136,6 +144,8 @@ def write_run(run: RunResult, run_dir: Path, run_id: str | None = None) -> Path:
     for name in PLAN_TABLES:
         write_parquet(run_dir / f"plan_{name}.parquet", run.plan.table(name))
     write_parquet(run_dir / "forecast.parquet", run.forecast)
+    for state in run.simulation.states.values():
+        write_text(run_dir / f"state_{state.as_of.isoformat()}.yaml", state_to_yaml(state))
     summary = plan_summary(run.plan)
     write_text(run_dir / "plan_summary.json", json.dumps(summary, indent=2))
     meta = {

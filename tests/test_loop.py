@@ -229,3 +229,126 @@ def test_stress_cli_writes_the_comparison(tmp_path) -> None:
     bad = CliRunner().invoke(app, ["stress", str(path), "--replan", "every=0d"])
     assert bad.exit_code == 2
     assert "--replan every: must be at least 1 day" in bad.output
+
+
+# ------------------------------------------------------------------------------------ risk
+def _state(**fields: Any) -> SupplyState:
+    return SupplyState.model_validate({"as_of": "2027-02-01", **fields})
+
+
+def _deterministic(**changes: Any) -> Scenario:
+    data = two_supplier_dict(disruptions=[], **changes)
+    data["simulation"] = {"seed": 3, "stochastic_demand": False, "stochastic_lead_times": False}
+    return scenario_from_dict(data)
+
+
+def test_risk_is_certain_without_stock_and_zero_when_stock_covers() -> None:
+    from tandem.risk import assess_risk
+
+    scenario = _deterministic()
+    empty = assess_risk(scenario, _state(), horizon_days=28, replications=3)
+    weekly = empty.weekly.set_index("week")
+    assert weekly["stockout_probability"].tolist() == [1.0, 1.0, 1.0, 1.0]
+    # known demand: 10 a day, every unit short (backordered)
+    assert weekly["expected_shortage"].tolist() == pytest.approx([70.0, 70.0, 70.0, 70.0])
+    assert empty.probability("wh", "widget") == 1.0
+    assert empty.by_item.iloc[0]["most_responsible"] == "demand"
+    covered = assess_risk(scenario, _state(on_hand={"wh": {"widget": 281}}), 28, 3)
+    assert covered.weekly["stockout_probability"].max() == 0.0
+    assert covered.probability("wh", "widget") == 0.0
+
+
+def test_recommended_orders_remove_a_constructed_risk() -> None:
+    from tandem.risk import assess_risk, recommend_orders, with_orders
+
+    scenario = two_supplier(disruptions=[])  # sampled demand, about 10 a day
+    state = _state(on_hand={"wh": {"widget": 120}})  # 12 days of stock, 28 to cover
+    before = assess_risk(scenario, state, 28, 40, seed=5)
+    assert before.probability("wh", "widget") > 0.9
+    orders = recommend_orders(before, target=0.05)
+    (order,) = orders.itertuples(index=False)
+    assert (order.source, order.kind, bool(order.arrives_in_time)) == ("sup", "purchase", True)
+    # the cheap supplier (3 days), arriving by the day before which at most 5 % of runs (here
+    # 1 of 40) ran short, and ordered as late as that allows
+    second_earliest = np.sort(before.shortages["first_day"].to_numpy())[1]
+    assert (order.expected_arrival - state.as_of).days == second_earliest
+    assert (order.order_by - state.as_of).days == second_earliest - 3
+    assert 160 <= order.qty <= 260  # about 28 × 10 − 120, with a margin for the 95th percentile
+    after = assess_risk(scenario, with_orders(state, orders), 28, 40, seed=5)
+    assert after.probability("wh", "widget") <= 0.05
+
+
+def test_risk_blames_the_late_supplier_and_counts_won_deals() -> None:
+    from tandem.risk import assess_risk
+
+    data = two_supplier_dict(disruptions=[])
+    data["nodes"]["sup"]["reliability"] = 0.0  # always late …
+    data["nodes"]["sup"]["late_delay"] = {"dist": "fixed", "mean": 10}  # … by 10 days
+    data["simulation"] = {"seed": 3, "stochastic_demand": False}
+    scenario = scenario_from_dict(data)
+    state = _state(
+        on_hand={"wh": {"widget": 70}},
+        open_orders=[{"kind": "purchase", "source": "sup", "destination": "wh", "item": "widget",
+                      "qty": 300, "expected_arrival": "2027-02-06"}],
+    )
+    risk = assess_risk(scenario, state, 28, 2)
+    row = risk.by_item.iloc[0]
+    assert (row["most_responsible"], row["responsible_share"]) == ("sup", 1.0)
+    # the 300 arrive on day 15 instead of 5: days 7–14 are short (8 days × 10)
+    assert row["expected_shortage"] == pytest.approx(80.0)
+    assert row["first_risk_day"] == 7.0
+    deal = _state(on_hand={"wh": {"widget": 1000}}, deals=[
+        {"zone": "zone", "product": "widget", "qty": 900, "probability": 1.0, "expected_close": "2027-02-03"}])
+    risk = assess_risk(scenario, deal, 28, 2)
+    # 1,000 on hand: the deal's 900 on day 2 and 10 a day leave nothing after day 11
+    assert risk.probability("wh", "widget") == 1.0
+    assert risk.by_item.iloc[0]["first_risk_day"] == 10.0
+
+
+def test_state_errors_name_the_field() -> None:
+    from tandem.risk import assess_risk
+
+    state = _state(
+        on_hand={"nowhere": {"widget": 1}, "wh": {"gizmo": 2}},
+        open_orders=[{"kind": "transfer", "source": "sup", "destination": "wh", "item": "widget",
+                      "qty": 1, "expected_arrival": "2027-02-03"}],
+        disruptions=[{"kind": "supplier_outage", "node": "wh", "until": "2027-01-01"}],
+    )
+    with pytest.raises(ScenarioError) as info:
+        assess_risk(two_supplier(), state, 28, 1)
+    text = str(info.value)
+    for expected in ("on_hand.nowhere: not a stock point", "on_hand.wh.gizmo: 'gizmo' is not stocked",
+                     "open_orders[0].kind: purchases come from suppliers",
+                     "disruptions[0].node: a supplier_outage needs the supplier's id",
+                     "disruptions[0].until: must be after as_of"):
+        assert expected in text
+
+
+def test_snapshot_cli_and_risk_cli_round_trip(tmp_path) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(two_supplier_dict()), encoding="utf-8")
+    run = CliRunner().invoke(
+        app, ["run", str(path), "-n", "1", "--snapshot-at", "2027-02-01", "--out", str(tmp_path / "run")]
+    )
+    assert run.exit_code == 0, run.output
+    state_file = tmp_path / "run" / "state_2027-02-01.yaml"
+    from scenarios.state import load_state
+
+    state = load_state(state_file, two_supplier())
+    assert state.as_of == dt.date(2027, 2, 1)
+    assert state.disruptions[0].node == "sup"  # the outage (days 21–56) is under way on day 28
+    risk = CliRunner().invoke(
+        app, ["risk", str(path), "--state", str(state_file), "--horizon", "3w", "-n", "5",
+              "--out", str(tmp_path / "risk")]
+    )
+    assert risk.exit_code == 0, risk.output
+    items = pd.read_csv(tmp_path / "risk" / "risk_items.csv")
+    assert items.loc[0, "stockout_probability"] > 0.5  # the cheap supplier is down
+    orders = pd.read_csv(tmp_path / "risk" / "recommended_orders.csv")
+    assert orders.loc[0, "source"] == "backup"  # the known outage rules out the cheap one
+    bad = CliRunner().invoke(app, ["run", str(path), "--snapshot-at", "2031-01-01"])
+    assert bad.exit_code == 2 and "--snapshot-at: 2031-01-01 is outside the horizon" in bad.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("as_of: 2027-02-01\non_hand: {wh: {widget: -3}}\n", encoding="utf-8")
+    bad = CliRunner().invoke(app, ["risk", str(path), "--state", str(broken)])
+    assert bad.exit_code == 2 and "on_hand.wh.widget: must be >= 0" in bad.output
