@@ -88,6 +88,11 @@ def stress(
         bool,
         typer.Option("--compare", help="Run static plan, rolling plan, base-stock and (s,S)."),
     ] = False,
+    strategies_: Annotated[
+        str | None,
+        typer.Option("--strategies", help="Comma-separated strategies to run instead: static, "
+                     "rolling, base_stock, s_S, auto_order (static always runs)."),
+    ] = None,
     uncertainty: Annotated[
         bool,
         typer.Option("--uncertainty/--no-uncertainty", help="Sample demand and lead times."),
@@ -124,6 +129,8 @@ def stress(
             strategies.append("rolling")
         if compare:
             strategies += ["base_stock", "s_S"]
+        if strategies_:
+            strategies = ["static", *[x.strip() for x in strategies_.split(",") if x.strip()]]
         with console.status(f"stress-testing {resolved.name} ({', '.join(strategies)}) …"):
             result = stress_test(
                 resolved, replications=replications, profile=disruptions,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -334,11 +335,15 @@ class AutoOrder:
         horizon = int(min(self.horizon_days, self.scenario.horizon_days - day))
         if horizon < 1:
             return None
-        base = self.scenario.model_copy(update={"disruptions": ()})
+        started = time.perf_counter()
+        # the loop knows the disruptions under way (in the state), not the ones still to come
+        base = self.scenario.model_copy(update={"disruptions": []})
         risk = assess_risk(base, state, horizon, self.replications, seed=self.seed + int(day))
         orders = recommend_orders(risk, self.target)
-        due = orders[[(o - state.as_of).days < self.every_days for o in orders["order_by"]]]
-        self.decisions.append({"day": day, "orders": len(due), "units": float(due["qty"].sum())})
+        soon = pd.Series([(o - state.as_of).days < self.every_days for o in orders["order_by"]], dtype=bool)
+        due = orders[soon.to_numpy()] if len(orders) else orders
+        self.decisions.append({"day": day, "orders": len(due), "units": float(due["qty"].sum()),
+                               "seconds": time.perf_counter() - started})
         if due.empty:
             return None
         network = SupplyNetwork(self.scenario)

@@ -11,7 +11,9 @@ strategy sees the same demand, lead-time and disruption streams):
 - ``base_stock`` and ``s_S``: no plan — classical policies at every stock point, sized from the
   same forecast (reorder point = mean lead-time demand + safety stock for a 95 % cycle service
   level, :mod:`optimize.safety_stock`; base-stock S = reorder point + one day of demand; (s, S)
-  orders up to s + one bucket of demand).
+  orders up to s + one bucket of demand);
+- ``auto_order``: no plan — every week the early-warning loop (:mod:`tandem.risk`) simulates the
+  next four weeks from the state and places the orders it recommends itself.
 
 It reports, per strategy, the KPIs and plan vs realised (service, cost, inventory, backlog,
 demand), plan adherence (units released as first planned, re-planned, cancelled, or ordered
@@ -47,6 +49,7 @@ from scenarios.schema import Disruption, NodeKind
 from sim.run import replication_seed, simulate_replication
 from tandem.loop import ObservedStream, ReplanSpec, RollingPlanner, daily_forecast
 from tandem.pipeline import plan_summary, run_kpis
+from tandem.risk import AutoOrder, auto_order_control
 
 __all__ = [
     "PROFILES",
@@ -58,7 +61,7 @@ __all__ = [
     "stress_test",
 ]
 
-STRATEGIES = ("static", "rolling", "base_stock", "s_S")
+STRATEGIES = ("static", "rolling", "base_stock", "s_S", "auto_order")
 """Strategies :func:`stress_test` can run; ``static`` always runs (it is the baseline)."""
 
 PROFILES = {
@@ -288,10 +291,12 @@ def stress_test(
     seed: int | None = None,
     uncertainty: bool = True,
     campaign_cv: float = 0.3,
+    auto_replications: int = 20,
 ) -> StressResult:
     """Solve the plan once on the forecast and run it (and the other ``strategies``) under
     uncertainty. ``uncertainty=False`` runs expected demand and mean lead times with no
     campaign noise — the plan should then be reproduced exactly (day buckets).
+    ``auto_replications`` is the number of look-ahead runs of each weekly auto-order decision.
 
     Raises
     ------
@@ -323,6 +328,7 @@ def stress_test(
         outcomes[name] = _run_strategy(
             name, run_scenario, releases, replications, seed, cv,
             replan or ReplanSpec() if name == "rolling" else None, daily, plan, forecast,
+            auto_replications,
         )
     return StressResult(
         scenario=stressed, profile=profile, seed=seed, replications=replications, plan=plan,
@@ -341,6 +347,7 @@ def _run_strategy(
     daily: pd.DataFrame,
     plan: Plan,
     forecast: pd.DataFrame,
+    auto_replications: int = 20,
 ) -> StrategyOutcome:
     network = SupplyNetwork(scenario)
     parts = []
@@ -351,10 +358,15 @@ def _run_strategy(
         rep_scenario = _campaign_scenario(scenario, factors)
         demand = DemandModel(rep_scenario)
         planners: list[RollingPlanner] = []
+        autos: list[AutoOrder] = []
 
         def control(simulation: sim.Simulation) -> sim.Control:
             observed = ObservedStream(simulation.stream)
             simulation.stream = observed
+            if name == "auto_order":
+                auto = AutoOrder(scenario, replications=auto_replications, seed=seed * 1000 + rep)
+                autos.append(auto)
+                return auto_order_control(auto)
             if replan is None:  # only record the releases
                 return sim.Control(every_days=math.inf, decide=lambda d, s: None)
             planner = RollingPlanner(scenario, replan, daily, observed)
@@ -367,6 +379,8 @@ def _run_strategy(
         )
         for planner in planners:
             solves += [{**s, "replication": rep} for s in planner.solves]
+        for auto in autos:
+            solves += [{**d, "replication": rep} for d in auto.decisions]
         parts.append(tables)
     stacked = {key: pd.concat([p[key] for p in parts], ignore_index=True) for key in parts[0]}
     kpis = run_kpis(scenario, stacked)
