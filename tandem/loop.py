@@ -27,6 +27,8 @@ from crm_model.stream import OrderStream
 from optimize.plan import Plan
 from scenarios import Scenario
 from scenarios.errors import Problem, ScenarioError
+from scenarios.network import SupplyNetwork
+from scenarios.schema import NodeKind
 from scenarios.state import SupplyState
 
 __all__ = [
@@ -81,6 +83,32 @@ class ReplanSpec:
         if problems:
             raise ScenarioError(problems, source="--replan")
         return spec
+
+
+def cumulative_lead_days(scenario: Scenario) -> float:
+    """The longest mean lead time from a supplier order to a customer zone: lane lead times
+    (supplier lead time included) plus production lead times of the plants on the way — each
+    step rounded up to whole planning buckets, as the plan sees it."""
+    import networkx as nx
+
+    from optimize.data import lead_buckets
+
+    net = SupplyNetwork(scenario)
+    days = scenario.bucket.days
+    step: dict[tuple[str, str], float] = {}
+    for move in net.lane_movements():
+        lead = lead_buckets(move.lead_time_days, days) * days
+        step[(move.src, move.dst)] = max(step.get((move.src, move.dst), 0.0), float(lead))
+    longest: dict[str, float] = {}
+    for node in nx.topological_sort(net.graph) if nx.is_directed_acyclic_graph(net.graph) else ():
+        spec = scenario.nodes[node]
+        base = longest.get(node, 0.0)
+        if net.kind(node) == NodeKind.PLANT:
+            base += lead_buckets(float(spec.production_lead_time_days), days) * days
+        for nxt in net.graph.successors(node):
+            longest[nxt] = max(longest.get(nxt, 0.0), base + step.get((node, nxt), 0.0))
+    zones = net.nodes_of(NodeKind.CUSTOMER_ZONE)
+    return max((longest.get(z, 0.0) for z in zones), default=0.0)
 
 
 def daily_forecast(scenario: Scenario) -> pd.DataFrame:
@@ -178,6 +206,14 @@ class RollingPlanner:
     daily: pd.DataFrame
     stream: ObservedStream | None = None
     solves: list[dict[str, Any]] = field(default_factory=list)
+    horizon_days: int = 0
+    """The window each re-plan looks at: the spec's horizon, extended when it is shorter than
+    the longest cumulative lead time + the re-plan period + one bucket (a shorter window cannot
+    see the demand that orders placed now serve, and would starve the network)."""
+
+    def __post_init__(self) -> None:
+        needed = cumulative_lead_days(self.scenario) + self.spec.every_days + self.scenario.bucket.days
+        self.horizon_days = int(max(self.spec.horizon_days, needed))
 
     def control(self) -> sim.Control:
         return sim.Control(every_days=float(self.spec.every_days), decide=self.decide)
@@ -197,7 +233,7 @@ class RollingPlanner:
         }
 
     def window(self, day: int) -> Scenario:
-        n_days = min(self.spec.horizon_days, self.scenario.horizon_days - day)
+        n_days = min(self.horizon_days, self.scenario.horizon_days - day)
         start = self.scenario.start_date + pd.Timedelta(days=day).to_pytimedelta()
         return self.scenario.model_copy(update={"start_date": start, "horizon_days": n_days})
 
@@ -212,6 +248,7 @@ class RollingPlanner:
         self.solves.append(
             {
                 "day": int(day),
+                "horizon_days": self.horizon_days,
                 "status": str(plan.status),
                 "objective": plan.objective,
                 "seconds": time.perf_counter() - started,
