@@ -62,12 +62,14 @@ SCHEDULE_COLUMNS = (
     "shift_days",
     "start_day",
     "end_day",
+    "budget",
     "spend",
     "uplift_units",
     "scheduled",
 )
 """Columns of :attr:`JointPlan.schedule`: the option chosen per campaign (days are simulation
-days, spend in the scenario currency, ``uplift_units`` the expected extra units over the
+days; ``budget`` the campaign's total budget with this option and ``spend`` the part of it
+spent within the horizon, both in the scenario currency; ``uplift_units`` the expected extra units over the
 horizon, ``scheduled`` whether it is the scenario's own schedule)."""
 
 UpliftKey = tuple[str, str, int]
@@ -99,6 +101,9 @@ class CampaignOption:
     uplift: Mapping[UpliftKey, float] = field(default_factory=dict)
     scheduled: bool = False
     """Whether this is the campaign as the scenario schedules it (the sequential choice)."""
+    budget: float | None = None
+    """The campaign's total budget with this option (default: ``spend``); ``spend`` is what
+    the plan charges (the part spent within the horizon)."""
 
     @property
     def run(self) -> bool:
@@ -111,8 +116,9 @@ class CampaignOption:
 
 @dataclass(frozen=True)
 class JointData:
-    """Planning data with campaign options: the supply data (built on the envelope demand), the
-    base demand without campaigns, the options, prices and the total budget."""
+    """Planning data with campaign options: the supply data (``planning``: bounds, customer links
+    and requirements from the envelope demand, ``planning.demand`` the base demand), the base
+    demand without campaigns, the options, prices and the total budget."""
 
     planning: PlanningData
     base_demand: dict[UpliftKey, float]
@@ -179,8 +185,11 @@ class JointData:
         extra = pd.DataFrame(rows, columns=["bucket", "zone", "product", "units"])
         table = pd.concat([base_demand.loc[:, ["bucket", "zone", "product", "units"]], extra])
         network = SupplyNetwork(scenario)
-        planning = PlanningData.from_scenario(scenario, table, state, network=network)
+        envelope_data = PlanningData.from_scenario(scenario, table, state, network=network)
         base = PlanningData.from_scenario(scenario, base_demand, state, network=network).demand
+        # bounds, customer links and requirements from the envelope; the balance rows use the
+        # base demand plus the chosen uplift (the extra_demand hook of build_plan_model)
+        planning = replace(envelope_data, demand=base)
         price = {
             p: float(spec.price)
             for p, spec in scenario.products.items()
@@ -381,7 +390,8 @@ def plan_joint(
         rows.append(
             (
                 campaign, option.option, option.run, option.shift_days, option.start_day,
-                option.end_day, option.spend, option.uplift_units, option.scheduled,
+                option.end_day, option.spend if option.budget is None else option.budget,
+                option.spend, option.uplift_units, option.scheduled,
             )
         )
     schedule = pd.DataFrame(rows, columns=list(SCHEDULE_COLUMNS))

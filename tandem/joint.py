@@ -132,6 +132,7 @@ def campaign_options(
                         campaign=name,
                         option=_label(weeks, level),
                         spend=_spend_within(variant, first_day, last_day),
+                        budget=float(variant.budget),
                         shift_days=7 * weeks,
                         start_day=(start - first_day).days,
                         end_day=(end - first_day).days,
@@ -140,7 +141,7 @@ def campaign_options(
                     )
                 )
         if allow_skip:
-            options.append(CampaignOption(campaign=name, option=SKIP, spend=0.0))
+            options.append(CampaignOption(campaign=name, option=SKIP, spend=0.0, budget=0.0))
     return base_table, options
 
 
@@ -284,7 +285,7 @@ def scenario_with_schedule(scenario: Scenario, schedule: pd.DataFrame) -> Scenar
             **raw,
             "start": (campaign.start + shift).isoformat(),
             "end": (campaign.end + shift).isoformat(),
-            "budget": float(row.spend),
+            "budget": float(row.budget),
         }
         campaigns.append(raw)
     data["crm"]["campaigns"] = campaigns
