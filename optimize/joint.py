@@ -126,6 +126,10 @@ class JointData:
     price: dict[str, float]
     budget: float | None
     """Largest total campaign spend (None: no limit)."""
+    service_revenue: tuple[float, ...] = ()
+    """Per option: price × uplift units of service products (delivered on order, no supply)."""
+    base_service_revenue: float = 0.0
+    """Price × units of service products in the base demand."""
 
     @property
     def campaigns(self) -> tuple[str, ...]:
@@ -139,11 +143,13 @@ class JointData:
         return {o.campaign: k for k, o in enumerate(self.options) if o.scheduled}
 
     def demand_of(self, choice: Mapping[str, int]) -> dict[UpliftKey, float]:
-        """Demand per (zone, product, bucket) with ``choice`` (campaign → option index)."""
+        """Demand of physical products per (zone, product, bucket) with ``choice`` (campaign →
+        option index)."""
         demand = dict(self.base_demand)
         for k in choice.values():
             for key, units in self.options[k].uplift.items():
-                demand[key] = demand.get(key, 0.0) + units
+                if key[1] in self.price:
+                    demand[key] = demand.get(key, 0.0) + units
         return demand
 
     @classmethod
@@ -195,11 +201,24 @@ class JointData:
             for p, spec in scenario.products.items()
             if spec.kind == ProductKind.FINISHED
         }
-        uplift_only = tuple(
-            replace(o, uplift={k: float(v) for k, v in o.uplift.items() if v > 0 and k[1] in price})
+        services = {
+            p: float(spec.price)
+            for p, spec in scenario.products.items()
+            if spec.kind == ProductKind.SERVICE
+        }
+        kept = tuple(replace(o, uplift={k: float(v) for k, v in o.uplift.items() if v > 0}) for o in options)
+        service_revenue = tuple(
+            sum(services[k[1]] * float(v) for k, v in o.uplift.items() if k[1] in services)
             for o in options
         )
-        return cls(planning, base, uplift_only, price, budget)
+        base_service_revenue = sum(
+            services[str(p)] * float(u)
+            for p, u in zip(base_demand["product"], base_demand["units"], strict=True)
+            if str(p) in services
+        )
+        return cls(
+            planning, base, kept, price, budget, service_revenue, base_service_revenue
+        )
 
 
 def _option_problems(scenario: Scenario, options: Sequence[CampaignOption]) -> list[Problem]:
@@ -237,7 +256,8 @@ def build_joint_model(
 
     Adds ``choose[k]`` ∈ {0, 1} per option (set ``OPTIONS``), ``one_option[c]``,
     ``campaign_budget`` (when ``data.budget`` is set and nothing is fixed), the expressions
-    ``campaign_spend`` and ``revenue``, and replaces the objective by ``joint_objective`` =
+    ``campaign_spend`` and ``revenue`` (price × units served, plus services: delivered on order,
+so their revenue is price × demand), and replaces the objective by ``joint_objective`` =
     ``total_cost + campaign_spend − revenue``. ``fixed`` (campaign → option index) fixes the
     choice of those campaigns (the sequential plan fixes all of them; the budget row is then
     left out, the schedule being given).
@@ -246,7 +266,8 @@ def build_joint_model(
     by_key: dict[UpliftKey, list[tuple[int, float]]] = {}
     for k, option in enumerate(options):
         for key, units in option.uplift.items():
-            by_key.setdefault(key, []).append((k, units))
+            if key[1] in data.price:  # physical products; services are in the revenue only
+                by_key.setdefault(key, []).append((k, units))
 
     def campaign_block(m: pyo.ConcreteModel) -> dict[UpliftKey, pyo.Expression]:
         m.OPTIONS = pyo.Set(initialize=range(len(options)), ordered=True)
@@ -266,8 +287,11 @@ def build_joint_model(
     )
     if data.budget is not None and not fixed:
         model.campaign_budget = pyo.Constraint(expr=model.campaign_spend <= data.budget)
+    services = data.service_revenue or (0.0,) * len(options)
     model.revenue = pyo.Expression(
         expr=sum(data.price.get(i, 0.0) * model.served[z, i, b] for z, i, b in model.SERVED)
+        + sum(services[k] * model.choose[k] for k in range(len(options)))
+        + data.base_service_revenue
     )
     model.total_cost.deactivate()
     model.joint_objective = pyo.Objective(
@@ -293,7 +317,7 @@ class JointPlan:
     plan: Plan
     schedule: pd.DataFrame
     revenue: float = 0.0
-    """Price × units served over the horizon."""
+    """Price × units served over the horizon (services: × units demanded)."""
     campaign_spend: float = 0.0
     supply_cost: float = 0.0
     """Cash cost of the supply plan: purchase, transport, production, holding, ordering."""
@@ -301,6 +325,7 @@ class JointPlan:
     """Planning penalties: backorder, lost sales (incl. backlog open at the end), storage and
     safety stock."""
     demand_units: float = 0.0
+    """Demand of physical products over the horizon (services are not in the supply plan)."""
     served_units: float = 0.0
     fill_rate: float | None = None
     """Share of demand served in the bucket it arises (backorders: FIFO, so the unfilled part of

@@ -213,19 +213,29 @@ def plan_campaigns(
     """Plan campaigns and supply of ``scenario`` sequentially and jointly.
 
     ``budget`` caps the total campaign spend of the joint plan (default: the scenario's total
-    campaign budget spent within the horizon); ``settings`` default to the scenario's solver settings. Check both plans'
-    ``status``.
+    campaign budget spent within the horizon); ``settings`` default to the scenario's solver
+    settings. Check both plans' ``status``.
+
+    Raises
+    ------
+    DataError
+        No campaign spends within the horizon, or bad options (see :func:`campaign_options`).
 
     Examples
     --------
     >>> from scenarios import load_scenario
-    >>> s = load_scenario("retailer_holiday", {"horizon_days": 56})
+    >>> s = load_scenario("retailer_holiday", {"start_date": "2027-11-01", "horizon_days": 56})
     >>> result = plan_campaigns(s, shift_weeks=1)
     >>> result.joint.objective <= result.sequential.objective + 1e-6
     True
     """
     settings = settings or scenario.solver
     base, options = campaign_options(scenario, shift_weeks, budget_levels, allow_skip)
+    if not options:
+        raise DataError(
+            "crm.campaigns: no campaign spends within the horizon "
+            f"({scenario.start_date} + {scenario.horizon_days} days); nothing to plan jointly"
+        )
     if budget is None:
         budget = float(sum(o.spend for o in options if o.scheduled))
     data = JointData.from_scenario(scenario, base, options, budget=budget)
