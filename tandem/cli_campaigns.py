@@ -59,21 +59,22 @@ def _money(value: float | None, currency: str = "") -> str:
 
 
 def _schedule_table(scenario: Scenario, planning: CampaignPlanning) -> Table:
-    table = Table(title="campaign schedule (joint)")
-    for column in ("campaign", "choice", "start", "end", "budget", "uplift units", "scheduled"):
-        table.add_column(column, justify="right" if column in ("budget", "uplift units") else "left")
+    table = Table(title="campaign schedule (joint; choice = shift from the schedule)")
+    table.add_column("campaign", no_wrap=True)
+    table.add_column("choice", no_wrap=True)
+    table.add_column("start", no_wrap=True)
+    table.add_column("budget (scheduled)", justify="right", no_wrap=True)
+    table.add_column("uplift units", justify="right")
     scheduled = planning.sequential.schedule.set_index("campaign")
     for row in planning.joint.schedule.itertuples(index=False):
         before = scheduled.loc[row.campaign]
-        was = f"{scenario.date_of(before.start_day).isoformat()} ({_money(before.budget)})"
-        if row.run:
-            start = scenario.date_of(row.start_day).isoformat()
-            end = scenario.date_of(row.end_day).isoformat()
-        else:
-            start = end = "not run"
+        start = scenario.date_of(row.start_day).isoformat() if row.run else "not run"
         table.add_row(
-            str(row.campaign), str(row.option), start, end, _money(row.budget),
-            f"{row.uplift_units:,.0f}", was,
+            str(row.campaign),
+            str(row.option),
+            start,
+            f"{_money(row.budget)} ({_money(before.budget)})",
+            f"{row.uplift_units:,.0f}",
         )
     return table
 

@@ -5,18 +5,23 @@ independent enumeration and with the plain supply plan of the rescheduled scenar
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from crm_model import DemandModel
 from optimize import plan_supply
 from optimize.joint import CampaignOption, JointData, build_joint_model, plan_joint
 from optimize.plan import SolveStatus
-from scenarios import scenario_from_dict
+from scenarios import load_scenario, scenario_from_dict
 from scenarios.errors import DataError
 from scenarios.schema import Scenario, SolverSettings
+from tandem.cli import app
 from tandem.joint import (
     additivity_error,
     campaign_options,
@@ -25,6 +30,7 @@ from tandem.joint import (
 )
 from tests.conftest import tiny_scenario_dict
 
+runner = CliRunner()
 EXACT = SolverSettings(time_limit_s=60, mip_gap=0.0)
 
 LEAD_DAYS = 28
@@ -231,8 +237,6 @@ def test_joint_is_never_worse_than_sequential(raw: dict[str, Any], options: dict
 
 def test_plan_campaigns_on_the_library_scenario() -> None:
     """retailer_holiday over its last 20 weeks (Black Friday and the holidays in view)."""
-    from scenarios import load_scenario
-
     scenario = load_scenario("retailer_holiday", {"start_date": "2027-08-16", "horizon_days": 140})
     result = plan_campaigns(scenario, shift_weeks=2)
     assert result.sequential.status.has_plan and result.joint.status.has_plan
@@ -287,3 +291,42 @@ def test_model_size_of_the_campaign_block(shortage: Scenario) -> None:
     assert len(model.one_option) == 1
     assert model.campaign_budget is not None
     assert not model.total_cost.active and model.joint_objective.active
+
+
+# ------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_campaign_plan_writes_schedule_summary_and_scenario(tmp_path: Path) -> None:
+    scenario = tmp_path / "shortage.yaml"
+    scenario.write_text(yaml.safe_dump(shortage_dict(), sort_keys=False), encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["campaign-plan", str(scenario), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    schedule = pd.read_csv(out / "joint_schedule.csv")
+    row = schedule.iloc[0]
+    assert row["campaign"] == "launch" and bool(row["run"])
+    assert row["start_day"] >= LEAD_DAYS
+    assert row["start"] == (dt.date(2027, 1, 4) + dt.timedelta(days=int(row["start_day"]))).isoformat()
+    summary = json.loads((out / "joint_summary.json").read_text())
+    assert summary["joint"]["objective"] < summary["sequential"]["objective"]
+    assert summary["settings"]["budget"] == pytest.approx(300.0)
+    moved = load_scenario(str(out / "joint_scenario.yaml"))
+    assert moved.crm.campaigns[0].start.isoformat() == row["start"]
+    flat = " ".join(result.output.split())
+    assert "launch" in flat and row["start"] in flat and "sequential vs joint" in flat
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--budget-levels", "0,abc"], "'abc' is not a number"),
+        (["--set", "horizon_days=5"], "no campaign spends within the horizon"),
+        (["--set", "crm.campaigns[0].budget=-1"], "crm.campaigns[0].budget"),
+    ],
+)
+def test_cli_campaign_plan_bad_input_exits_2(tmp_path: Path, args: list[str], needle: str) -> None:
+    scenario = tmp_path / "shortage.yaml"
+    scenario.write_text(yaml.safe_dump(shortage_dict(), sort_keys=False), encoding="utf-8")
+    result = runner.invoke(app, ["campaign-plan", str(scenario), "--out", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert needle in " ".join(result.output.split())
