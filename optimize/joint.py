@@ -33,6 +33,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 import pandas as pd
 import pyomo.environ as pyo
@@ -69,8 +70,8 @@ SCHEDULE_COLUMNS = (
 )
 """Columns of :attr:`JointPlan.schedule`: the option chosen per campaign (days are simulation
 days; ``budget`` the campaign's total budget with this option and ``spend`` the part of it
-spent within the horizon, both in the scenario currency; ``uplift_units`` the expected extra units over the
-horizon, ``scheduled`` whether it is the scenario's own schedule)."""
+spent within the horizon, both in the scenario currency; ``uplift_units`` the expected extra
+units over the horizon; ``scheduled`` whether it is the scenario's own schedule)."""
 
 UpliftKey = tuple[str, str, int]
 """(zone, product, bucket)."""
@@ -206,7 +207,9 @@ class JointData:
             for p, spec in scenario.products.items()
             if spec.kind == ProductKind.SERVICE
         }
-        kept = tuple(replace(o, uplift={k: float(v) for k, v in o.uplift.items() if v > 0}) for o in options)
+        kept = tuple(
+            replace(o, uplift={k: float(v) for k, v in o.uplift.items() if v > 0}) for o in options
+        )
         service_revenue = tuple(
             sum(services[k[1]] * float(v) for k, v in o.uplift.items() if k[1] in services)
             for o in options
@@ -216,9 +219,7 @@ class JointData:
             for p, u in zip(base_demand["product"], base_demand["units"], strict=True)
             if str(p) in services
         )
-        return cls(
-            planning, base, kept, price, budget, service_revenue, base_service_revenue
-        )
+        return cls(planning, base, kept, price, budget, service_revenue, base_service_revenue)
 
 
 def _option_problems(scenario: Scenario, options: Sequence[CampaignOption]) -> list[Problem]:
@@ -238,7 +239,9 @@ def _option_problems(scenario: Scenario, options: Sequence[CampaignOption]) -> l
             if product not in scenario.products:
                 problems.append(Problem(f"{where}.uplift", f"unknown product '{product}'"))
             if not 0 <= bucket < n_buckets:
-                problems.append(Problem(f"{where}.uplift", f"bucket {bucket} outside 0..{n_buckets - 1}"))
+                problems.append(
+                    Problem(f"{where}.uplift", f"bucket {bucket} outside 0..{n_buckets - 1}")
+                )
         if any(not units >= 0 for units in option.uplift.values()):
             problems.append(Problem(f"{where}.uplift", "units must be >= 0"))
     for campaign, count in scheduled.items():
@@ -249,15 +252,13 @@ def _option_problems(scenario: Scenario, options: Sequence[CampaignOption]) -> l
     return problems
 
 
-def build_joint_model(
-    data: JointData, fixed: Mapping[str, int] | None = None
-) -> pyo.ConcreteModel:
+def build_joint_model(data: JointData, fixed: Mapping[str, int] | None = None) -> pyo.ConcreteModel:
     """The supply model of ``data.planning`` with the campaign block (pure).
 
     Adds ``choose[k]`` ∈ {0, 1} per option (set ``OPTIONS``), ``one_option[c]``,
     ``campaign_budget`` (when ``data.budget`` is set and nothing is fixed), the expressions
-    ``campaign_spend`` and ``revenue`` (price × units served, plus services: delivered on order,
-so their revenue is price × demand), and replaces the objective by ``joint_objective`` =
+    ``campaign_spend`` and ``revenue`` (price × units served, plus services: delivered on
+    order, so their revenue is price × demand), and replaces the objective by ``joint_objective`` =
     ``total_cost + campaign_spend − revenue``. ``fixed`` (campaign → option index) fixes the
     choice of those campaigns (the sequential plan fixes all of them; the budget row is then
     left out, the schedule being given).
@@ -273,7 +274,9 @@ so their revenue is price × demand), and replaces the objective by ``joint_obje
         m.OPTIONS = pyo.Set(initialize=range(len(options)), ordered=True)
         m.CAMPAIGNS = pyo.Set(initialize=data.campaigns, ordered=True)
         m.choose = pyo.Var(m.OPTIONS, within=pyo.Binary)
-        return {key: sum(units * m.choose[k] for k, units in terms) for key, terms in by_key.items()}
+        return {
+            key: sum(units * m.choose[k] for k, units in terms) for key, terms in by_key.items()
+        }
 
     model = build_plan_model(data.planning, extra_demand=campaign_block)
     model.name = f"joint[{data.planning.scenario_name}]"
@@ -394,8 +397,12 @@ def plan_joint(
     seconds = time.perf_counter() - start
     if not result.status.has_plan:
         return JointPlan(
-            result.status, None, plan, pd.DataFrame(columns=list(SCHEDULE_COLUMNS)),
-            seconds=seconds, message=result.message,
+            result.status,
+            None,
+            plan,
+            pd.DataFrame(columns=list(SCHEDULE_COLUMNS)),
+            seconds=seconds,
+            message=result.message,
         )
     choice = {}
     for campaign in data.campaigns:
@@ -414,9 +421,16 @@ def plan_joint(
         option = data.options[choice[campaign]]
         rows.append(
             (
-                campaign, option.option, option.run, option.shift_days, option.start_day,
-                option.end_day, option.spend if option.budget is None else option.budget,
-                option.spend, option.uplift_units, option.scheduled,
+                campaign,
+                option.option,
+                option.run,
+                option.shift_days,
+                option.start_day,
+                option.end_day,
+                option.spend if option.budget is None else option.budget,
+                option.spend,
+                option.uplift_units,
+                option.scheduled,
             )
         )
     schedule = pd.DataFrame(rows, columns=list(SCHEDULE_COLUMNS))
@@ -437,7 +451,15 @@ def plan_joint(
     )
 
 
-def _service_stats(service: pd.DataFrame, data: PlanningData) -> dict[str, float | None]:
+class _ServiceStats(TypedDict, total=False):
+    demand_units: float
+    served_units: float
+    fill_rate: float | None
+    backlog_unit_days: float
+    unserved_units: float
+
+
+def _service_stats(service: pd.DataFrame, data: PlanningData) -> _ServiceStats:
     demand = float(service["demand"].sum()) if len(service) else 0.0
     served = float(service["served"].sum()) if len(service) else 0.0
     if not len(service) or demand <= 0:

@@ -65,16 +65,16 @@ def _schedule_table(scenario: Scenario, planning: CampaignPlanning) -> Table:
     table.add_column("start", no_wrap=True)
     table.add_column("budget (scheduled)", justify="right", no_wrap=True)
     table.add_column("uplift units", justify="right")
-    scheduled = planning.sequential.schedule.set_index("campaign")
-    for row in planning.joint.schedule.itertuples(index=False):
-        before = scheduled.loc[row.campaign]
-        start = scenario.date_of(row.start_day).isoformat() if row.run else "not run"
+    scheduled = {r["campaign"]: r for r in planning.sequential.schedule.to_dict("records")}
+    for row in planning.joint.schedule.to_dict("records"):
+        before = scheduled[row["campaign"]]
+        start = scenario.date_of(row["start_day"]).isoformat() if row["run"] else "not run"
         table.add_row(
-            str(row.campaign),
-            str(row.option),
+            str(row["campaign"]),
+            str(row["option"]),
             start,
-            f"{_money(row.budget)} ({_money(before.budget)})",
-            f"{row.uplift_units:,.0f}",
+            f"{_money(row['budget'])} ({_money(before['budget'])})",
+            f"{row['uplift_units']:,.0f}",
         )
     return table
 
@@ -101,18 +101,19 @@ def _comparison_table(planning: CampaignPlanning, currency: str) -> Table:
     table.add_column("measure")
     for column in ("sequential", "joint", "joint − sequential"):
         table.add_column(column, justify="right")
-    for row in planning.comparison().itertuples(index=False):
+    for row in planning.comparison().to_dict("records"):
+        measure = str(row["measure"])
         cells = []
-        for value in (row.sequential, row.joint, row.difference):
+        for value in (row["sequential"], row["joint"], row["difference"]):
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 cells.append("–")
-            elif row.measure in ("fill_rate", "mip_gap"):
+            elif measure in ("fill_rate", "mip_gap"):
                 cells.append(f"{100 * value:.2f} %")
-            elif row.measure == "seconds":
+            elif measure == "seconds":
                 cells.append(f"{value:.1f}")
             else:
                 cells.append(f"{value:,.0f}")
-        table.add_row(_LABELS.get(row.measure, row.measure), *cells)
+        table.add_row(_LABELS.get(measure, measure), *cells)
     return table
 
 
@@ -124,18 +125,22 @@ def campaign_plan(
     ] = 4,
     budget: Annotated[
         float | None,
-        typer.Option("--budget", min=0.0,
-                     help="Total campaign spend allowed (default: the scheduled spend)."),
+        typer.Option(
+            "--budget", min=0.0, help="Total campaign spend allowed (default: the scheduled spend)."
+        ),
     ] = None,
     budget_levels: Annotated[
-        str, typer.Option("--budget-levels", help="Budget levels per campaign, e.g. 50,100,150 (%).")
+        str,
+        typer.Option("--budget-levels", help="Budget levels per campaign, e.g. 50,100,150 (%)."),
     ] = "100",
     skip: Annotated[
         bool, typer.Option("--skip/--no-skip", help="Allow not running a campaign.")
     ] = True,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Output directory (default: runs/campaign-plan-<scenario>-<time>)."),
+        typer.Option(
+            "--out", help="Output directory (default: runs/campaign-plan-<scenario>-<time>)."
+        ),
     ] = None,
     set_: Annotated[
         list[str] | None,
@@ -156,7 +161,10 @@ def campaign_plan(
         resolved = load_scenario(scenario, _parse_sets(set_))
         with console.status(f"planning campaigns and supply of {resolved.name} …"):
             planning = plan_campaigns(
-                resolved, shift_weeks=shift_weeks, budget_levels=levels, allow_skip=skip,
+                resolved,
+                shift_weeks=shift_weeks,
+                budget_levels=levels,
+                allow_skip=skip,
                 budget=budget,
             )
         if not planning.joint.status.has_plan or not planning.sequential.status.has_plan:
@@ -178,7 +186,9 @@ def campaign_plan(
     chosen = planning.joint.schedule
     runs = chosen["run"]
     schedule = chosen.assign(
-        start=[_date_or_blank(resolved, d, r) for d, r in zip(chosen["start_day"], runs, strict=True)],
+        start=[
+            _date_or_blank(resolved, d, r) for d, r in zip(chosen["start_day"], runs, strict=True)
+        ],
         end=[_date_or_blank(resolved, d, r) for d, r in zip(chosen["end_day"], runs, strict=True)],
     )
     write_text(out / "joint_schedule.csv", schedule.to_csv(index=False))

@@ -46,7 +46,10 @@ def _with_campaigns(scenario: Scenario, campaigns: Sequence[Campaign]) -> Scenar
 
 def _by_key(table: pd.DataFrame) -> dict[tuple[str, str, int], float]:
     keys = zip(table["zone"], table["product"], table["bucket"].astype(int), strict=True)
-    return {(str(z), str(p), int(b)): float(u) for (z, p, b), u in zip(keys, table["units"], strict=True)}
+    return {
+        (str(z), str(p), int(b)): float(u)
+        for (z, p, b), u in zip(keys, table["units"], strict=True)
+    }
 
 
 def _uplift(
@@ -191,9 +194,19 @@ class CampaignPlanning:
         rows = []
         seq, joint = self.sequential.summary(), self.joint.summary()
         for measure in (
-            "objective", "revenue", "supply_cost", "campaign_spend", "margin", "penalties",
-            "demand_units", "served_units", "fill_rate", "backlog_unit_days", "unserved_units",
-            "mip_gap", "seconds",
+            "objective",
+            "revenue",
+            "supply_cost",
+            "campaign_spend",
+            "margin",
+            "penalties",
+            "demand_units",
+            "served_units",
+            "fill_rate",
+            "backlog_unit_days",
+            "unserved_units",
+            "mip_gap",
+            "seconds",
         ):
             a, b = seq[measure], joint[measure]
             both = isinstance(a, int | float) and isinstance(b, int | float)
@@ -278,7 +291,7 @@ def scenario_with_schedule(scenario: Scenario, schedule: pd.DataFrame) -> Scenar
     unknown = [str(n) for n in schedule["campaign"] if n not in keyed]
     if unknown:
         raise DataError(f"schedule.campaign: unknown campaign(s) {', '.join(unknown)}")
-    rows = {str(r.campaign): r for r in schedule.itertuples(index=False)}
+    rows = {str(r["campaign"]): r for r in schedule.to_dict("records")}
     data = scenario_to_dict(scenario)
     campaigns = []
     for name, index in keyed.items():
@@ -287,15 +300,15 @@ def scenario_with_schedule(scenario: Scenario, schedule: pd.DataFrame) -> Scenar
         if row is None:
             campaigns.append(raw)
             continue
-        if not row.run:
+        if not row["run"]:
             continue
         campaign = scenario.crm.campaigns[index]
-        shift = dt.timedelta(days=int(row.shift_days))
+        shift = dt.timedelta(days=int(row["shift_days"]))
         raw = {
             **raw,
             "start": (campaign.start + shift).isoformat(),
             "end": (campaign.end + shift).isoformat(),
-            "budget": float(row.budget),
+            "budget": float(row["budget"]),
         }
         campaigns.append(raw)
     data["crm"]["campaigns"] = campaigns

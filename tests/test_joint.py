@@ -55,10 +55,18 @@ def shortage_dict(**changes: Any) -> dict[str, Any]:
             "zone": {"kind": "customer_zone"},
         },
         lanes=[
-            {"src": "sup", "dst": "wh", "lead_time": {"dist": "fixed", "mean": 0},
-             "cost_per_unit": 9.0},
-            {"src": "wh", "dst": "zone", "lead_time": {"dist": "fixed", "mean": 0},
-             "cost_per_unit": 0.5},
+            {
+                "src": "sup",
+                "dst": "wh",
+                "lead_time": {"dist": "fixed", "mean": 0},
+                "cost_per_unit": 9.0,
+            },
+            {
+                "src": "wh",
+                "dst": "zone",
+                "lead_time": {"dist": "fixed", "mean": 0},
+                "cost_per_unit": 0.5,
+            },
         ],
         crm={
             "segments": {
@@ -70,9 +78,16 @@ def shortage_dict(**changes: Any) -> dict[str, Any]:
                 }
             },
             "campaigns": [
-                {"name": "launch", "channel": "email", "start": "2027-01-11",
-                 "end": "2027-01-17", "budget": 300, "max_lift": 1.0,
-                 "half_saturation_spend_per_day": 5, "adstock_decay": 0.3}
+                {
+                    "name": "launch",
+                    "channel": "email",
+                    "start": "2027-01-11",
+                    "end": "2027-01-17",
+                    "budget": 300,
+                    "max_lift": 1.0,
+                    "half_saturation_spend_per_day": 5,
+                    "adstock_decay": 0.3,
+                }
             ],
         },
         fulfillment={"unmet_demand": "lost_sales"},
@@ -100,7 +115,13 @@ def test_options_are_shifts_within_the_horizon_plus_skip(shortage: Scenario) -> 
     base, options = campaign_options(shortage, shift_weeks=4)
     # scheduled in week 1 (day 7): -1w .. +4w stay within the 12 weeks, -2w and earlier do not
     assert [o.option for o in options] == [
-        "-1w", "as scheduled", "+1w", "+2w", "+3w", "+4w", "skip",
+        "-1w",
+        "as scheduled",
+        "+1w",
+        "+2w",
+        "+3w",
+        "+4w",
+        "skip",
     ]
     assert [o.start_day for o in options[:-1]] == [0, 7, 14, 21, 28, 35]
     assert sum(o.scheduled for o in options) == 1
@@ -127,8 +148,9 @@ def test_additivity_is_exact_for_the_aggregate_model(shortage: Scenario) -> None
     """Aggregate demand is linear in the summed lifts (crm_model.demand), so adding the
     uplifts of two campaigns reproduces the forecast with both."""
     data = shortage_dict()
-    second = dict(data["crm"]["campaigns"][0], name="second", start="2027-01-12",
-                  end="2027-01-25", budget=200)
+    second = dict(
+        data["crm"]["campaigns"][0], name="second", start="2027-01-12", end="2027-01-25", budget=200
+    )
     data["crm"]["campaigns"].append(second)
     scenario = scenario_from_dict(data)
     base, options = campaign_options(scenario, shift_weeks=0)
@@ -205,9 +227,16 @@ def _cases() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     late["crm"]["campaigns"][0].update(start="2027-02-15", end="2027-02-28", budget=800)
     two = shortage_dict(fulfillment={"unmet_demand": "backorder"})
     two["crm"]["campaigns"].append(
-        {"name": "second", "channel": "social", "start": "2027-02-01", "end": "2027-02-14",
-         "budget": 500, "max_lift": 0.5, "half_saturation_spend_per_day": 30,
-         "adstock_decay": 0.5}
+        {
+            "name": "second",
+            "channel": "social",
+            "start": "2027-02-01",
+            "end": "2027-02-14",
+            "budget": 500,
+            "max_lift": 0.5,
+            "half_saturation_spend_per_day": 30,
+            "adstock_decay": 0.5,
+        }
     )
     capped = shortage_dict()
     capped["nodes"]["sup"]["supplies"]["widget"]["capacity_per_day"] = 11
@@ -220,7 +249,9 @@ def _cases() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     ]
 
 
-@pytest.mark.parametrize(("raw", "options"), [c[1:] for c in _cases()], ids=[c[0] for c in _cases()])
+@pytest.mark.parametrize(
+    ("raw", "options"), [c[1:] for c in _cases()], ids=[c[0] for c in _cases()]
+)
 def test_joint_is_never_worse_than_sequential(raw: dict[str, Any], options: dict[str, Any]) -> None:
     scenario = scenario_from_dict(raw)
     data = _joint_data(scenario, **options)
@@ -242,7 +273,9 @@ def test_plan_campaigns_on_the_library_scenario() -> None:
     assert result.sequential.status.has_plan and result.joint.status.has_plan
     assert result.joint.objective <= result.sequential.objective + 1e-6
     assert set(result.joint.schedule["campaign"]) == {
-        "black_friday", "holiday_social", "loyalty_email"
+        "black_friday",
+        "holiday_social",
+        "loyalty_email",
     }
     assert result.additivity["max_abs_error"] < 1e-6
     moved = scenario_with_schedule(scenario, result.joint.schedule)
@@ -257,7 +290,11 @@ def test_plan_campaigns_on_the_library_scenario() -> None:
             assert campaign.budget == pytest.approx(row.budget)
     table = result.comparison()
     assert list(table["measure"])[:5] == [
-        "objective", "revenue", "supply_cost", "campaign_spend", "margin"
+        "objective",
+        "revenue",
+        "supply_cost",
+        "campaign_spend",
+        "margin",
     ]
 
 
@@ -274,8 +311,13 @@ def test_bad_options_list_every_problem(shortage: Scenario) -> None:
         JointData.from_scenario(shortage, base, options, budget=-5.0)
     text = str(info.value)
     for needle in (
-        "options[0] (a x).spend", "unknown customer zone 'nowhere'", "bucket 99 outside 0..11",
-        "unknown product 'gadget'", "units must be >= 0", "options[a]", "budget",
+        "options[0] (a x).spend",
+        "unknown customer zone 'nowhere'",
+        "bucket 99 outside 0..11",
+        "unknown product 'gadget'",
+        "units must be >= 0",
+        "options[a]",
+        "budget",
     ):
         assert needle in text
     with pytest.raises(DataError, match="shift_weeks"):
@@ -306,7 +348,9 @@ def test_cli_campaign_plan_writes_schedule_summary_and_scenario(tmp_path: Path) 
     row = schedule.iloc[0]
     assert row["campaign"] == "launch" and bool(row["run"])
     assert row["start_day"] >= LEAD_DAYS
-    assert row["start"] == (dt.date(2027, 1, 4) + dt.timedelta(days=int(row["start_day"]))).isoformat()
+    assert (
+        row["start"] == (dt.date(2027, 1, 4) + dt.timedelta(days=int(row["start_day"]))).isoformat()
+    )
     summary = json.loads((out / "joint_summary.json").read_text())
     assert summary["joint"]["objective"] < summary["sequential"]["objective"]
     assert summary["settings"]["budget"] == pytest.approx(300.0)
