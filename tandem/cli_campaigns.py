@@ -133,6 +133,12 @@ def campaign_plan(
         str,
         typer.Option("--budget-levels", help="Budget levels per campaign, e.g. 50,100,150 (%)."),
     ] = "100",
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep", help="Keep this campaign as scheduled (repeatable), e.g. a dated event."
+        ),
+    ] = None,
     skip: Annotated[
         bool, typer.Option("--skip/--no-skip", help="Allow not running a campaign.")
     ] = True,
@@ -165,6 +171,7 @@ def campaign_plan(
                 shift_weeks=shift_weeks,
                 budget_levels=levels,
                 allow_skip=skip,
+                keep=tuple(keep or ()),
                 budget=budget,
             )
         if not planning.joint.status.has_plan or not planning.sequential.status.has_plan:
@@ -198,6 +205,7 @@ def campaign_plan(
             "shift_weeks": shift_weeks,
             "budget_levels": list(levels),
             "allow_skip": skip,
+            "keep": list(keep or ()),
             "budget": planning.data.budget,
         },
         "sequential": planning.sequential.summary(),

@@ -76,13 +76,15 @@ def campaign_options(
     shift_weeks: int = 4,
     budget_levels: Sequence[float] = (1.0,),
     allow_skip: bool = True,
+    keep: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, list[CampaignOption]]:
     """The forecast without campaigns and the options of every campaign of ``scenario``.
 
     Options of a campaign: its schedule moved by −``shift_weeks`` … +``shift_weeks`` whole weeks
     (only moves that keep it within the horizon; the schedule itself always stays), at each
     budget level (× the campaign's budget; 1.0 is always there), and not running it
-    (``allow_skip``). Campaigns that spend nothing within the horizon are no decision here and
+    (``allow_skip``). Campaigns named in ``keep`` (e.g. tied to a date) have only their
+    schedule as option. Campaigns that spend nothing within the horizon are no decision here and
     get no options; an option's spend is the part of its budget spent within the horizon.
     The uplift of an option is
     ``expected_by_bucket(scenario with only that campaign) − expected_by_bucket(no campaigns)``,
@@ -92,7 +94,8 @@ def campaign_options(
     Raises
     ------
     DataError
-        Negative ``shift_weeks`` or a budget level that is not a positive number.
+        Negative ``shift_weeks``, a budget level that is not a positive number, or a name in
+        ``keep`` that is no campaign of the scenario.
 
     Examples
     --------
@@ -107,6 +110,11 @@ def campaign_options(
     for k, level in enumerate(budget_levels):
         if not (isinstance(level, int | float) and math.isfinite(level) and level > 0):
             problems.append(Problem(f"budget_levels[{k}]", f"must be a number > 0 (got {level})"))
+    names = [c.name for c in scenario.crm.campaigns]
+    for name in keep:
+        if name not in names:
+            known = ", ".join(names) or "none"
+            problems.append(Problem("keep", f"unknown campaign '{name}' (campaigns: {known})"))
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise DataError(f"campaign options: {len(problems)} problem(s)\n{lines}")
@@ -114,18 +122,18 @@ def campaign_options(
     base_table = DemandModel(_with_campaigns(scenario, [])).expected_by_bucket()
     base = _by_key(base_table)
     first_day, last_day = scenario.start_date, scenario.date_of(scenario.horizon_days - 1)
-    names = [c.name for c in scenario.crm.campaigns]
     options: list[CampaignOption] = []
     for index, campaign in enumerate(scenario.crm.campaigns):
         name = campaign.name if names.count(campaign.name) == 1 else f"{campaign.name}#{index}"
         if campaign.end < first_day or campaign.start > last_day:
             continue  # spends nothing within the horizon: not a decision of this plan
-        for weeks in range(-shift_weeks, shift_weeks + 1):
+        kept = campaign.name in keep
+        for weeks in range(-shift_weeks, shift_weeks + 1) if not kept else (0,):
             shift = dt.timedelta(days=7 * weeks)
             start, end = campaign.start + shift, campaign.end + shift
             if weeks != 0 and (start < first_day or end > last_day):
                 continue
-            for level in levels:
+            for level in levels if not kept else (1.0,):
                 variant = campaign.model_copy(
                     update={"start": start, "end": end, "budget": campaign.budget * level}
                 )
@@ -143,7 +151,7 @@ def campaign_options(
                         scheduled=weeks == 0 and math.isclose(level, 1.0),
                     )
                 )
-        if allow_skip:
+        if allow_skip and not kept:
             options.append(CampaignOption(campaign=name, option=SKIP, spend=0.0, budget=0.0))
     return base_table, options
 
@@ -220,14 +228,15 @@ def plan_campaigns(
     shift_weeks: int = 4,
     budget_levels: Sequence[float] = (1.0,),
     allow_skip: bool = True,
+    keep: Sequence[str] = (),
     budget: float | None = None,
     settings: SolverSettings | None = None,
 ) -> CampaignPlanning:
     """Plan campaigns and supply of ``scenario`` sequentially and jointly.
 
-    ``budget`` caps the total campaign spend of the joint plan (default: the scenario's total
-    campaign budget spent within the horizon); ``settings`` default to the scenario's solver
-    settings. Check both plans' ``status``.
+    Options as in :func:`campaign_options`; ``budget`` caps the total campaign spend of the
+    joint plan (default: the scenario's total campaign budget spent within the horizon);
+    ``settings`` default to the scenario's solver settings. Check both plans' ``status``.
 
     Raises
     ------
@@ -243,7 +252,7 @@ def plan_campaigns(
     True
     """
     settings = settings or scenario.solver
-    base, options = campaign_options(scenario, shift_weeks, budget_levels, allow_skip)
+    base, options = campaign_options(scenario, shift_weeks, budget_levels, allow_skip, keep)
     if not options:
         raise DataError(
             "crm.campaigns: no campaign spends within the horizon "

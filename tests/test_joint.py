@@ -130,6 +130,21 @@ def test_options_are_shifts_within_the_horizon_plus_skip(shortage: Scenario) -> 
     assert base["units"].sum() == pytest.approx(12 * 70.0)
 
 
+def test_kept_campaigns_have_only_their_schedule() -> None:
+    data = shortage_dict()
+    second = dict(data["crm"]["campaigns"][0], name="dated", start="2027-02-01", end="2027-02-07")
+    data["crm"]["campaigns"].append(second)
+    scenario = scenario_from_dict(data)
+    _, options = campaign_options(scenario, shift_weeks=2, budget_levels=(0.5,), keep=["dated"])
+    dated = [o.option for o in options if o.campaign == "dated"]
+    assert dated == ["as scheduled"]
+    assert (
+        len([o for o in options if o.campaign == "launch"]) == 4 * 2 + 1
+    )  # -1w, 0, +1w, +2w at 50 % and 100 %, skip
+    with pytest.raises(DataError, match="keep: unknown campaign 'nope'"):
+        campaign_options(scenario, keep=["nope"])
+
+
 def test_uplift_is_the_demand_model_difference(shortage: Scenario) -> None:
     """Uplift of the scheduled option = forecast with the campaign − forecast without it, here
     by hand: lift_t = A/(A+K), A_t = 300/7 + 0.3·A_{t−1} on days 7..13, decaying after."""
