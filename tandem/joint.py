@@ -241,7 +241,9 @@ def plan_campaigns(
     Raises
     ------
     DataError
-        No campaign spends within the horizon, or bad options (see :func:`campaign_options`).
+        No campaign spends within the horizon, a budget below the cheapest option of every
+        campaign (the joint model would be infeasible), or bad options (see
+        :func:`campaign_options`).
 
     Examples
     --------
@@ -260,6 +262,15 @@ def plan_campaigns(
         )
     if budget is None:
         budget = float(sum(o.spend for o in options if o.scheduled))
+    cheapest = sum(
+        min(o.spend for o in options if o.campaign == name)
+        for name in dict.fromkeys(o.campaign for o in options)
+    )
+    if budget < cheapest - 1e-9:
+        raise DataError(
+            f"budget: {budget:,.2f} is below the cheapest choice of every campaign "
+            f"({cheapest:,.2f}); allow skipping, add lower budget levels or raise it"
+        )
     data = JointData.from_scenario(scenario, base, options, budget=budget)
     additivity = additivity_error(scenario, base, options)
     sequential = plan_joint(data, settings, fixed=data.scheduled_choice())

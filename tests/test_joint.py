@@ -381,6 +381,7 @@ def test_cli_campaign_plan_writes_schedule_summary_and_scenario(tmp_path: Path) 
         (["--budget-levels", "0,abc"], "'abc' is not a number"),
         (["--set", "horizon_days=5"], "no campaign spends within the horizon"),
         (["--set", "crm.campaigns[0].budget=-1"], "crm.campaigns[0].budget"),
+        (["--no-skip", "--budget", "100"], "budget: 100.00 is below the cheapest choice"),
     ],
 )
 def test_cli_campaign_plan_bad_input_exits_2(tmp_path: Path, args: list[str], needle: str) -> None:
