@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyomo.environ as pyo
 
@@ -75,9 +76,20 @@ COST_TYPES = (
 FlowKey = tuple[int, str, int]
 """(lane, item, release bucket)."""
 
+ExtraDemand = Callable[[pyo.ConcreteModel], Mapping[tuple[str, str, int], Any]]
+"""Hook of :func:`build_plan_model`: adds its own components to the model (after the customer
+variables) and returns demand terms per (zone, product, bucket) added to ``data.demand`` in the
+customer balance (e.g. campaign uplift × a campaign decision, :mod:`optimize.joint`)."""
 
-def build_plan_model(data: PlanningData) -> pyo.ConcreteModel:
+
+def build_plan_model(
+    data: PlanningData, extra_demand: ExtraDemand | None = None
+) -> pyo.ConcreteModel:
     """The planning model of ``data`` (pure: ``data`` is only read).
+
+    ``extra_demand`` (default None: demand is ``data.demand``) adds decision-dependent demand
+    terms to the customer balance; the big-M bounds of ``data`` must then hold for the largest
+    demand those terms can reach (see :func:`optimize.joint.build_joint_model`).
 
     Examples
     --------
@@ -95,8 +107,9 @@ def build_plan_model(data: PlanningData) -> pyo.ConcreteModel:
     add_production_variables(model, data, index)
     add_inventory_variables(model, data)
     add_customer_variables(model, data)
+    extra = {} if extra_demand is None else dict(extra_demand(model))
     add_inventory_balance(model, data, index)
-    add_customer_balance(model, data)
+    add_customer_balance(model, data, extra)
     add_supplier_capacity(model, data, index)
     add_lane_capacity(model, data, index)
     add_plant_capacity(model, data, index)
@@ -257,9 +270,15 @@ def add_inventory_balance(model: pyo.ConcreteModel, data: PlanningData, index: _
     model.inventory_balance = pyo.Constraint(model.STOCK, rule=rule)
 
 
-def add_customer_balance(model: pyo.ConcreteModel, data: PlanningData) -> None:
-    """Backorders carry over (``backlog`` ≥ 0), or demand not served is lost."""
+def add_customer_balance(
+    model: pyo.ConcreteModel,
+    data: PlanningData,
+    extra: Mapping[tuple[str, str, int], Any] | None = None,
+) -> None:
+    """Backorders carry over (``backlog`` ≥ 0), or demand not served is lost. Demand is
+    ``data.demand`` plus ``extra`` terms (constants or expressions) where given."""
     served = set(model.SERVED)
+    extra = extra or {}
 
     def served_at(m: pyo.ConcreteModel, key: tuple[str, str, int]) -> pyo.Expression | float:
         return m.served[key] if key in served else 0.0
@@ -272,7 +291,7 @@ def add_customer_balance(model: pyo.ConcreteModel, data: PlanningData) -> None:
                 previous = m.backlog[zone, item, b - 1]
             else:
                 previous = data.initial_backlog.get((zone, item), 0.0)
-            demand = data.demand.get(key, 0.0)
+            demand = data.demand.get(key, 0.0) + extra.get(key, 0.0)
             return m.backlog[key] == previous + demand - served_at(m, key)
 
         model.backlog_balance = pyo.Constraint(model.CUSTOMER, rule=backlog_rule)
@@ -280,7 +299,8 @@ def add_customer_balance(model: pyo.ConcreteModel, data: PlanningData) -> None:
 
         def lost_rule(m: pyo.ConcreteModel, zone: str, item: str, b: int) -> pyo.Expression:
             key = (zone, item, b)
-            return served_at(m, key) + m.lost[key] == data.demand.get(key, 0.0)
+            demand = data.demand.get(key, 0.0) + extra.get(key, 0.0)
+            return served_at(m, key) + m.lost[key] == demand
 
         model.lost_sales_balance = pyo.Constraint(model.CUSTOMER, rule=lost_rule)
 

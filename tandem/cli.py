@@ -260,6 +260,7 @@ import tandem.cli_reports  # noqa: E402, F401
 import tandem.cli_crm  # noqa: E402, F401
 import tandem.cli_plan  # noqa: E402, F401
 import tandem.cli_loop  # noqa: E402, F401
+import tandem.cli_campaigns  # noqa: E402, F401
 # --- end command modules ---
 
 
