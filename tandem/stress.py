@@ -476,10 +476,14 @@ def _plan_releases(plan: Plan) -> pd.DataFrame:
         frames.append(plan.production.assign(kind="production", where=plan.production["plant"],
                                              item=plan.production["product"], day=plan.production["start_day"]))
     if not frames:
-        return pd.DataFrame({c: [] for c in [*_RELEASE_KEY, "qty"]})
+        return _release_frame(pd.DataFrame({c: [] for c in [*_RELEASE_KEY, "qty"]}))
     frame = pd.concat([f[[*_RELEASE_KEY, "qty"]] for f in frames], ignore_index=True)
     frame = frame[frame["qty"] > 1e-9]
-    return frame.astype({"day": float}).groupby(_RELEASE_KEY, as_index=False)["qty"].sum()
+    return _release_frame(frame).groupby(_RELEASE_KEY, as_index=False)["qty"].sum()
+
+
+def _release_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype({"day": float, "kind": str, "where": str, "item": str, "qty": float})
 
 
 def _empty_adherence() -> pd.DataFrame:
@@ -500,7 +504,7 @@ def adherence(plan: Plan, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for rep in sorted(orders["replication"].unique()):
         made = released[released["replication"] == rep] if released is not None else planned.iloc[0:0]
-        made = made.astype({"where": str, "day": float}).groupby(_RELEASE_KEY, as_index=False)["qty"].sum()
+        made = _release_frame(made[[*_RELEASE_KEY, "qty"]]).groupby(_RELEASE_KEY, as_index=False)["qty"].sum()
         both = planned.merge(made, on=_RELEASE_KEY, how="outer", suffixes=("_plan", "_made")).fillna(0.0)
         as_planned = float(np.minimum(both["qty_plan"], both["qty_made"]).sum())
         made_total = float(made["qty"].sum())
