@@ -152,6 +152,16 @@ def campaign_plan(
         list[str] | None,
         typer.Option("--set", help="Override a field: PATH=VALUE (e.g. solver.time_limit_s=60)."),
     ] = None,
+    replications: Annotated[
+        int,
+        typer.Option("--replications", "-n", min=0,
+                     help="Simulate both schedules this many times (common random numbers) and "
+                     "write the executive report (0: plan only)."),
+    ] = 5,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Executive report file (default OUT/report.html; .pdf/.xlsx too)."),
+    ] = None,
 ) -> None:
     """Plan campaign timing and budget together with supply; compare with sequential planning.
 
@@ -229,6 +239,36 @@ def campaign_plan(
     )
     if planning.fell_back:
         console.print(f"note: {planning.joint.message}", highlight=False)
+    if replications > 0:
+        from tandem.pipeline import run_scenario
+        from tandem.report_builder import build_comparison_report
+
+        try:
+            with console.status(f"simulating both schedules ({replications} replications) …"):
+                results = {
+                    "campaigns first": run_scenario(resolved, replications=replications),
+                    "joint campaign + supply": run_scenario(moved, replications=replications),
+                }
+        except TandemError as exc:
+            _fail(exc)
+            return
+        path = report or out / "report.html"
+        build_comparison_report(
+            results, "campaigns first", path,
+            title=f"Campaigns first vs joint campaign + supply planning: {resolved.name}",
+        )
+        for label, result in results.items():
+            summary_kpis = result.summary
+            kpis = summary_kpis.set_index(["metric", "scope"])["value"]
+            spend = float(summary_kpis.loc[summary_kpis["metric"] == "campaign_cost", "value"].sum())
+            margin = float(kpis.get(("margin", "all"), float("nan")))
+            console.print(
+                f"simulated {label}: fill rate {100 * kpis.get(('fill_rate', 'all'), float('nan')):.2f} %, "
+                f"margin {_money(margin, resolved.currency)} − campaign spend "
+                f"{_money(spend, resolved.currency)} = {_money(margin - spend, resolved.currency)}",
+                highlight=False,
+            )
+        console.print(f"report: {path}")
     console.print(f"written: {out}")
 
 

@@ -357,8 +357,12 @@ def test_cli_campaign_plan_writes_schedule_summary_and_scenario(tmp_path: Path) 
     scenario = tmp_path / "shortage.yaml"
     scenario.write_text(yaml.safe_dump(shortage_dict(), sort_keys=False), encoding="utf-8")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["campaign-plan", str(scenario), "--out", str(out)])
+    result = runner.invoke(app, ["campaign-plan", str(scenario), "--out", str(out), "-n", "2"])
     assert result.exit_code == 0, result.output
+    # both schedules simulated on common random numbers, compared in the executive report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "campaigns first" in page and "joint campaign + supply" in page
+    assert "simulated joint campaign + supply: fill rate" in " ".join(result.output.split())
     schedule = pd.read_csv(out / "joint_schedule.csv")
     row = schedule.iloc[0]
     assert row["campaign"] == "launch" and bool(row["run"])
@@ -387,6 +391,8 @@ def test_cli_campaign_plan_writes_schedule_summary_and_scenario(tmp_path: Path) 
 def test_cli_campaign_plan_bad_input_exits_2(tmp_path: Path, args: list[str], needle: str) -> None:
     scenario = tmp_path / "shortage.yaml"
     scenario.write_text(yaml.safe_dump(shortage_dict(), sort_keys=False), encoding="utf-8")
-    result = runner.invoke(app, ["campaign-plan", str(scenario), "--out", str(tmp_path), *args])
+    result = runner.invoke(
+        app, ["campaign-plan", str(scenario), "--out", str(tmp_path), "-n", "0", *args]
+    )
     assert result.exit_code == 2, result.output
     assert needle in " ".join(result.output.split())
