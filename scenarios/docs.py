@@ -29,10 +29,19 @@ from pydantic_core import PydanticUndefined
 from scenarios import schema
 from scenarios.schema import Scenario
 
-__all__ = ["EXAMPLE", "REGENERATE", "render_scenario_format"]
+__all__ = [
+    "EXAMPLE",
+    "REGENERATE",
+    "REGENERATE_STATE",
+    "STATE_EXAMPLE",
+    "render_scenario_format",
+    "render_state_format",
+]
 
 REGENERATE = "python -m scenarios.docs > docs/scenario-format.md"
 """The command that writes ``docs/scenario-format.md``."""
+REGENERATE_STATE = "python -m scenarios.docs state > docs/state-format.md"
+"""The command that writes ``docs/state-format.md``."""
 
 _INTRO = """\
 A scenario is one YAML file (or a built-in name from `scenarios/library/`) holding everything
@@ -106,9 +115,11 @@ def _leaf_types(annotation: Any) -> Iterator[Any]:
         yield annotation
 
 
-def _collect(root: type[BaseModel]) -> tuple[list[type[BaseModel]], list[type[Enum]]]:
-    """Models and enums reachable from ``root``, breadth first in field order, then any other
-    model or enum that :mod:`scenarios.schema` exports."""
+def _collect(
+    root: type[BaseModel], exported: bool = True
+) -> tuple[list[type[BaseModel]], list[type[Enum]]]:
+    """Models and enums reachable from ``root``, breadth first in field order, then (with
+    ``exported``) any other model or enum that :mod:`scenarios.schema` exports."""
     models: list[type[BaseModel]] = []
     enums: list[type[Enum]] = []
     queue: list[type[BaseModel]] = [root]
@@ -123,7 +134,7 @@ def _collect(root: type[BaseModel]) -> tuple[list[type[BaseModel]], list[type[En
                     queue.append(leaf)
                 elif _is_enum(leaf) and leaf not in enums:
                     enums.append(leaf)
-    for name in schema.__all__:
+    for name in schema.__all__ if exported else ():
         obj = getattr(schema, name)
         if _is_model(obj) and obj not in models:
             models.append(obj)
@@ -357,6 +368,96 @@ def render_scenario_format() -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+STATE_EXAMPLE = """\
+# The morning of 1 March 2027 at a retailer (see the retailer_holiday scenario).
+as_of: 2027-03-01
+scenario: retailer_holiday
+on_hand:                      # unallocated stock per stock point and item
+  dc_north: {earbuds: 420, speaker: 35}
+  dc_south: {earbuds: 610}
+open_orders:                  # placed, not yet received
+  - id: PO-4711
+    kind: purchase
+    source: shenzhen_supplier
+    destination: dc_north
+    item: speaker
+    qty: 600
+    expected_arrival: 2027-03-18
+open_customer_orders:         # accepted, not yet shipped (backorders)
+  - {zone: zone_north, product: speaker, qty: 12, placed: 2027-02-26}
+deals:                        # B2B pipeline: may turn into an order
+  - {name: hotel chain, zone: zone_east, product: earbuds, qty: 300, probability: 0.4,
+     expected_close: 2027-03-20}
+disruptions:                  # under way on as_of, with the announced end
+  - {kind: supplier_outage, node: shenzhen_supplier, until: 2027-03-10}
+"""
+"""A state file for the documentation (a test checks that it loads against retailer_holiday)."""
+
+_STATE_INTRO = """\
+A state file says where a supply chain stands on the morning of one date (`as_of`): what is on
+hand, what has been ordered and is on its way, which customer orders are still open, which B2B
+deals may close, and which disruptions are under way. `tandem risk SCENARIO --state FILE`
+simulates forward from it; `tandem run SCENARIO --snapshot-at DATE` writes one from a simulation
+(`state_<date>.yaml` in the run directory), so the whole loop can be tried without ERP data.
+To bring your own, export these fields from your ERP/WMS.
+
+- **Time.** `as_of` is day 0 of the forecast; the scenario is restarted on that date (its
+  campaigns and scheduled disruptions keep their calendar dates). Dates are ISO `YYYY-MM-DD`.
+- **On hand** replaces the scenario's `initial_inventory` at every stock point (a stock point or
+  item left out holds nothing). It is stock free to ship: open customer orders are served from
+  it first, in the order listed.
+- **Open orders** arrive on `expected_arrival` (overdue ones at once); purchases are late by
+  the supplier's `late_delay` with probability 1 − `reliability` when lead times are stochastic.
+  `qty` is what is still to arrive. `lane` defaults to the lane from `source` to `destination`.
+  Production orders are received at their plant (`source` = `destination` = the plant).
+- **Deals** are won with their `probability` in each simulated run, as one order line on
+  `expected_close`.
+- **Disruptions** under way are kept until `until` in the simulation, and a re-plan or a
+  recommendation does not count on the supplier or lane before then.
+- **Errors.** Every problem is reported at once with its field path
+  (`open_orders[0].destination: 'dc_x' is not a stock point`).
+"""
+
+
+def render_state_format() -> str:
+    """Markdown reference of the state file (:mod:`scenarios.state`), generated like the
+    scenario format.
+
+    >>> render_state_format().splitlines()[0].startswith("<!-- Generated")
+    True
+    """
+    from scenarios.state import SupplyState
+
+    models, enums = _collect(SupplyState, exported=False)
+    used = _used_in(models)
+    lines = [
+        f"<!-- Generated by scenarios/docs.py from scenarios/state.py: do not edit. "
+        f"Regenerate with `{REGENERATE_STATE}`. -->",
+        "",
+        "# State file format",
+        "",
+        _STATE_INTRO,
+        "## An example",
+        "",
+        "```yaml",
+        STATE_EXAMPLE.rstrip("\n"),
+        "```",
+        "",
+        "## Models",
+        "",
+    ]
+    for model in models:
+        lines += _model_section(model, used)
+    if enums:
+        lines += ["## Enumerations", ""]
+        for enum in enums:
+            lines += _enum_section(enum, used)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 if __name__ == "__main__":
     sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
-    sys.stdout.write(render_scenario_format())
+    if sys.argv[1:] == ["state"]:
+        sys.stdout.write(render_state_format())
+    else:
+        sys.stdout.write(render_scenario_format())

@@ -370,3 +370,16 @@ def test_auto_order_places_the_recommended_orders_itself() -> None:
     # during the known outage (days 21–56) it bought from the backup supplier only
     during = purchases[(purchases["placed_time"] >= 21) & (purchases["placed_time"] < 56)]
     assert set(during["source"]) == {"backup"}
+
+
+def test_state_format_docs_are_current_and_the_example_loads() -> None:
+    from pathlib import Path
+
+    from scenarios.docs import REGENERATE_STATE, STATE_EXAMPLE, render_state_format
+    from scenarios.state import state_from_dict
+
+    committed = (Path(__file__).parent.parent / "docs" / "state-format.md").read_text(encoding="utf-8")
+    assert committed == render_state_format(), f"docs are stale: run `{REGENERATE_STATE}`"
+    state = state_from_dict(yaml.safe_load(STATE_EXAMPLE), load_scenario("retailer_holiday"))
+    assert state.day_of(state.open_orders[0].expected_arrival) == 17.0
+    assert state.total_on_hand() == 420 + 35 + 610
