@@ -189,7 +189,11 @@ def _summarize(
                 "responsible_share": share,
             }
         )
-    by_item = pd.DataFrame(rows).sort_values(["value_at_risk", "stockout_probability"], ascending=False)
+    columns = ["node", "item", "stockout_probability", "expected_shortage", "value_at_risk",
+               "first_risk_day", "most_responsible", "responsible_share"]
+    by_item = pd.DataFrame(rows, columns=columns).sort_values(
+        ["value_at_risk", "stockout_probability"], ascending=False
+    )
     daily = short.groupby(["replication", "node", "product", "day"], as_index=False)["qty"].sum()
     daily = daily.rename(columns={"product": "item"})
     return RiskResult(window, state, replications, weekly, by_item.reset_index(drop=True), per_rep, daily)

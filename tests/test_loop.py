@@ -383,3 +383,33 @@ def test_state_format_docs_are_current_and_the_example_loads() -> None:
     state = state_from_dict(yaml.safe_load(STATE_EXAMPLE), load_scenario("retailer_holiday"))
     assert state.day_of(state.open_orders[0].expected_arrival) == 17.0
     assert state.total_on_hand() == 420 + 35 + 610
+
+
+# ------------------------------------------------------------------------- library scenarios
+SUPPLY_LIBRARY = ("retailer_holiday", "autoparts_supplier_foundry_strike", "integrated_manufacturer",
+                  "b2b_services", "textbook/base_stock_poisson")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SUPPLY_LIBRARY)
+def test_stress_and_risk_on_library_scenarios_conserve_every_unit(name: str) -> None:
+    from sim.accounting import order_balance, stock_balance
+    from tandem.risk import assess_risk, recommend_orders
+
+    scenario = load_scenario(name, {"horizon_days": 91})
+    result = stress_test(scenario, replications=1, strategies=("static", "rolling"),
+                         profile="supplier_outage" if SupplyNetwork(scenario).nodes_of("supplier") else "none")
+    for outcome in result.outcomes.values():
+        tables = outcome.tables
+        assert np.allclose(stock_balance(outcome.scenario, tables)["residual"], 0.0, atol=1e-6)
+        assert np.allclose(order_balance(tables["orders"])["residual"], 0.0, atol=1e-6)
+        assert outcome.kpis["value"].notna().any()
+    rolling = result.outcomes["rolling"]
+    assert len(rolling.solves) == 91 // 7 - (91 % 7 == 0)  # days 7, 14, …, 84
+    start = SupplyState(as_of=scenario.start_date, on_hand={
+        node: dict(spec.initial_inventory) for node, spec in scenario.nodes.items()
+        if getattr(spec, "initial_inventory", None)})
+    risk = assess_risk(scenario, start, horizon_days=28, replications=3)
+    assert risk.weekly["stockout_probability"].between(0, 1).all()
+    orders = recommend_orders(risk)
+    assert (orders["qty"] > 0).all()
