@@ -12,6 +12,7 @@ from optimize.elastic import diagnose_infeasibility, is_diagnosable
 from optimize.extract import extract_plan
 from optimize.model import build_plan_model
 from optimize.plan import PLAN_TABLES, Plan, SolveStatus
+from optimize.session import PlanningSession
 from optimize.solve import SolveResult, solve
 from scenarios.network import SupplyNetwork
 from scenarios.schema import Scenario
@@ -20,6 +21,7 @@ __all__ = [
     "PLAN_TABLES",
     "Plan",
     "PlanningData",
+    "PlanningSession",
     "PlanningState",
     "SolveResult",
     "SolveStatus",
