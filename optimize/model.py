@@ -27,12 +27,15 @@ penalty on the soft storage capacities.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
 from optimize.data import Movement, PlanningData
 from scenarios.schema import UnmetDemand
@@ -76,6 +79,26 @@ FlowKey = tuple[int, str, int]
 """(lane, item, release bucket)."""
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def without_cyclic_gc(function: _F) -> _F:
+    """Run ``function`` with Python's cyclic garbage collector paused (Pyomo's ``PauseGC``).
+
+    Building a model allocates ~10 small objects per variable and term; the collector's passes
+    over them took about half the build time of a 100 k-variable plan. Nothing built here forms
+    reference cycles that need collecting while the build runs.
+    """
+
+    @functools.wraps(function)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        with PauseGC():
+            return function(*args, **kwargs)
+
+    return paused  # type: ignore[return-value]
+
+
+@without_cyclic_gc
 def build_plan_model(data: PlanningData) -> pyo.ConcreteModel:
     """The planning model of ``data`` (pure: ``data`` is only read).
 

@@ -80,15 +80,20 @@ def model_size(model: pyo.ConcreteModel) -> dict[str, int]:
     {'variables': 2, 'constraints': 1, 'binaries': 2, 'integers': 0}
     """
     variables = binaries = integers = 0
-    for var in model.component_data_objects(pyo.Var, active=True, descend_into=True):
-        variables += 1
-        if var.is_binary():
-            binaries += 1
-        elif var.is_integer():
-            integers += 1
-    constraints = sum(
-        1 for _ in model.component_data_objects(pyo.Constraint, active=True, descend_into=True)
-    )
+    kinds: dict[int, tuple[bool, bool]] = {}  # id(domain) → (binary, integer)
+    for component in model.component_objects(pyo.Var, active=True, descend_into=True):
+        for var in component.values():
+            variables += 1
+            kind = kinds.get(id(var.domain))
+            if kind is None:
+                kind = kinds[id(var.domain)] = (var.is_binary(), var.is_integer())
+            if kind[0]:
+                binaries += 1
+            elif kind[1]:
+                integers += 1
+    constraints = 0
+    for component in model.component_objects(pyo.Constraint, active=True, descend_into=True):
+        constraints += sum(1 for row in component.values() if row.active)
     return {
         "variables": variables,
         "constraints": constraints,
