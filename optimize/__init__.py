@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 
 import pandas as pd
+from pyomo.common.gc_manager import PauseGC
 
 from optimize.data import PlanningData, PlanningState
 from optimize.elastic import diagnose_infeasibility, is_diagnosable
@@ -84,6 +85,16 @@ def plan_supply(
     >>> list(plan.purchases.columns) == list(PLAN_TABLES["purchases"])
     True
     """
+    with PauseGC():  # as in build_plan_model: the collector's passes cost more than they free
+        return _plan_supply(scenario, demand, state, safety_stock)
+
+
+def _plan_supply(
+    scenario: Scenario,
+    demand: pd.DataFrame,
+    state: PlanningState | None,
+    safety_stock: pd.DataFrame | None,
+) -> Plan:
     start = time.perf_counter()
     network = SupplyNetwork(scenario)
     if not network.stock_points:

@@ -8,7 +8,7 @@ on ``b·B``, its due day is the first day of the bucket it is counted in stock, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -41,13 +41,23 @@ _UNITS = {
 
 
 @without_cyclic_gc
-def extract_plan(model: pyo.ConcreteModel, data: PlanningData, result: SolveResult) -> Plan:
+def extract_plan(
+    model: pyo.ConcreteModel,
+    data: PlanningData,
+    result: SolveResult,
+    *,
+    size: Mapping[str, int] | None = None,
+    costs: Mapping[str, float] | None = None,
+) -> Plan:
     """The plan in a solved ``model`` (checks ``result.status`` first).
 
     Without a plan (infeasible, no solution, error) the tables are empty and the message says
-    why. Numbers are plain floats; costs are in the scenario currency.
+    why. Numbers are plain floats; costs are in the scenario currency. ``size`` (the model's
+    :func:`~optimize.solve.model_size`) and ``costs`` (the value of each ``cost_<type>``
+    expression) can be passed by a caller that already knows them (a re-planning session);
+    by default they are computed from the model.
     """
-    size = model_size(model)
+    size = model_size(model) if size is None else dict(size)
     if not result.status.has_plan:
         return Plan.without_tables(
             result.status,
@@ -64,7 +74,9 @@ def extract_plan(model: pyo.ConcreteModel, data: PlanningData, result: SolveResu
     }
     for name, frame in tables.items():
         frame.attrs["unit"] = dict(_UNITS[name])
-    costs = {name: _clean(_linear_value(getattr(model, f"cost_{name}"))) for name in COST_TYPES}
+    if costs is None:
+        costs = {name: _linear_value(getattr(model, f"cost_{name}")) for name in COST_TYPES}
+    costs = {name: _clean(costs[name]) for name in COST_TYPES}
     overflow = _overflow(model, data)
     message = result.message
     if len(overflow):

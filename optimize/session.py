@@ -36,15 +36,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+import scipy.sparse as sp
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression, SumExpression
 
 from optimize.data import PlanningData, PlanningState
 from optimize.elastic import diagnose_infeasibility, is_diagnosable
 from optimize.extract import extract_plan
-from optimize.model import build_plan_model
+from optimize.model import COST_TYPES, build_plan_model, without_cyclic_gc
 from optimize.plan import Plan, SolveStatus
 from optimize.solve import (
     CompiledModel,
     compile_model,
+    model_size,
     new_highs,
     pass_model,
     result_of,
@@ -215,7 +218,10 @@ class PlanningSession:
         self._structure: tuple[Any, ...] | None = None
         self._layout: _Layout | None = None
         self._values: np.ndarray | None = None
+        self._size: dict[str, int] | None = None
+        self._cost_rows: tuple[sp.csr_matrix, np.ndarray] | None = None
 
+    @without_cyclic_gc
     def plan(
         self,
         demand: pd.DataFrame,
@@ -258,7 +264,12 @@ class PlanningSession:
         result = result_of(outcome, self._compiled, solve_start)
         if outcome.values is not None:
             self._values = outcome.values
-        plan = extract_plan(self._model, data, result)
+        costs = None
+        if self._cost_rows is not None and outcome.values is not None:
+            matrix, constants = self._cost_rows
+            totals = matrix @ outcome.values + constants
+            costs = dict(zip(COST_TYPES, totals.tolist(), strict=True))
+        plan = extract_plan(self._model, data, result, size=self._size, costs=costs)
         if is_diagnosable(result.status):
             diagnosis, message = diagnose_infeasibility(data, self.scenario.solver)
             plan = replace(plan, diagnosis=diagnosis, message=f"{plan.message}; {message}")
@@ -283,6 +294,8 @@ class PlanningSession:
             self.last_route = "build"
             self._values = None
         self._model, self._compiled, self._structure = model, compiled, structure
+        self._size = model_size(model)
+        self._cost_rows = _cost_rows(model, compiled)
         self._layout = None
         if not _has_data_dependent_coefficients(data):
             layout = _Layout.of(compiled)
@@ -299,6 +312,43 @@ class PlanningSession:
         self._compiled = new
         self.updates += 1
         self.last_route = "update"
+
+
+def _cost_rows(
+    model: pyo.ConcreteModel, compiled: CompiledModel
+) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    """One row per cost type with its coefficient on every column, and its constant, so that a
+    re-plan's cost breakdown is one sparse product with the solution; None when a cost
+    expression is not a flat sum of constants and ``coefficient × variable`` terms
+    (``extract_plan`` then evaluates the expressions)."""
+    rows: list[int] = []
+    cols: list[int] = []
+    coefs: list[float] = []
+    constants = np.zeros(len(COST_TYPES))
+    for r, name in enumerate(COST_TYPES):
+        expr = getattr(model, f"cost_{name}").expr
+        terms = expr.args if expr.__class__ in (LinearExpression, SumExpression) else (expr,)
+        for term in terms:
+            if term.__class__ in (int, float):
+                constants[r] += term
+                continue
+            if term.__class__ is MonomialTermExpression:
+                coef, var = term.args
+            elif term.is_variable_type():
+                coef, var = 1.0, term
+            elif term.is_constant():
+                constants[r] += pyo.value(term)
+                continue
+            else:
+                return None
+            column = compiled.column_of.get(id(var))
+            if coef.__class__ not in (int, float) or column is None:
+                return None
+            rows.append(r)
+            cols.append(column)
+            coefs.append(float(coef))
+    shape = (len(COST_TYPES), compiled.shape[1])
+    return sp.csr_matrix((coefs, (rows, cols)), shape=shape), constants
 
 
 def _same_sparsity(old: CompiledModel, new: CompiledModel) -> bool:
