@@ -275,7 +275,9 @@ def add_inventory_balance(model: pyo.ConcreteModel, data: PlanningData, index: _
         issues += sum(qty * m.make[k] for qty, k in index.consumption.get(key, ()))
         issues += sum(m.served[k] for k in index.served_from.get(key, ()))
         pipeline = data.pipeline.get(key, 0.0)
-        return m.inv[key] == previous + pipeline + receipts - issues
+        # as `stock change − receipts + issues = pipeline`: a flat linear body and a constant side
+        # (Pyomo compiles `var == expression` by building and walking `var − expression`)
+        return m.inv[key] - previous - receipts + issues == pipeline
 
     model.inventory_balance = pyo.Constraint(model.STOCK, rule=rule)
 
@@ -296,7 +298,7 @@ def add_customer_balance(model: pyo.ConcreteModel, data: PlanningData) -> None:
             else:
                 previous = data.initial_backlog.get((zone, item), 0.0)
             demand = data.demand.get(key, 0.0)
-            return m.backlog[key] == previous + demand - served_at(m, key)
+            return m.backlog[key] - previous + served_at(m, key) == demand
 
         model.backlog_balance = pyo.Constraint(model.CUSTOMER, rule=backlog_rule)
     else:
