@@ -337,6 +337,7 @@ def tandem_split(scenario: Scenario, demand: pd.DataFrame) -> tuple[float, dict[
     )
     optimize.extract_plan(model, data, result)
     extract = time.perf_counter() - start
+    print(f"{compiled.shape[1]:,} variables, {compiled.shape[0]:,} rows, {compiled.matrix.nnz:,} nonzeros")
     return float(outcome.objective or 0.0), {
         "build": build,
         "compile": compile_s,
