@@ -40,18 +40,18 @@ import scipy.sparse as sp
 # measure the checkout this script lives in, not whichever copy of the packages is installed
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import optimize  # noqa: E402
-from optimize.data import PlanningData, PlanningState  # noqa: E402
-from optimize.model import build_plan_model  # noqa: E402
-from optimize.solve import (  # noqa: E402
+import optimize
+from optimize.data import PlanningData, PlanningState
+from optimize.model import build_plan_model
+from optimize.solve import (
     compile_model,
     load_values,
     new_highs,
     pass_model,
     run_highs,
 )
-from scenarios import scenario_from_dict  # noqa: E402
-from scenarios.schema import Scenario, UnmetDemand  # noqa: E402
+from scenarios import scenario_from_dict
+from scenarios.schema import Scenario, UnmetDemand
 
 ZONES = ("zone_n", "zone_e", "zone_s", "zone_w")
 DCS = ("dc_a", "dc_b")
@@ -337,7 +337,8 @@ def tandem_split(scenario: Scenario, demand: pd.DataFrame) -> tuple[float, dict[
     )
     optimize.extract_plan(model, data, result)
     extract = time.perf_counter() - start
-    print(f"{compiled.shape[1]:,} variables, {compiled.shape[0]:,} rows, {compiled.matrix.nnz:,} nonzeros")
+    rows, columns = compiled.shape
+    print(f"{columns:,} variables, {rows:,} rows, {compiled.matrix.nnz:,} nonzeros")
     return float(outcome.objective or 0.0), {
         "build": build,
         "compile": compile_s,

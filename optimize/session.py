@@ -72,7 +72,12 @@ _STATE_FIELDS = frozenset(
 """PlanningData fields that change from one re-plan to the next without changing the model's
 structure (the state, the demand and what is derived from them)."""
 
-_UPDATED_ROWS = ("inventory_balance", "backlog_balance", "lost_sales_balance", "safety_stock_target")
+_UPDATED_ROWS = (
+    "inventory_balance",
+    "backlog_balance",
+    "lost_sales_balance",
+    "safety_stock_target",
+)
 """Row families whose bounds the ``update`` route recomputes from the data."""
 
 
@@ -307,7 +312,12 @@ class PlanningSession:
         """Same structure, no data-dependent coefficients: new bounds only, no Pyomo work."""
         assert self._compiled is not None and self._layout is not None
         arrays = self._layout.arrays(data, self._compiled)
-        new = replace(self._compiled, **arrays)
+        new = replace(
+            self._compiled,
+            row_lower=arrays["row_lower"],
+            row_upper=arrays["row_upper"],
+            col_upper=arrays["col_upper"],
+        )
         _push(self._highs, self._compiled, new)
         self._compiled = new
         self.updates += 1

@@ -151,7 +151,8 @@ class CompiledModel:
     @property
     def shape(self) -> tuple[int, int]:
         """(rows, columns)."""
-        return self.matrix.shape  # type: ignore[return-value]
+        rows, columns = self.matrix.shape
+        return int(rows), int(columns)
 
 
 def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
@@ -342,7 +343,7 @@ def _flat_arrays(model: pyo.ConcreteModel) -> _Arrays | None:
             raise InfeasibleConstraintException(
                 f"model contains a trivially infeasible constraint, '{con.name}'"
             )
-        if lower == upper:
+        if lower == upper and upper is not None:
             rows.append((con, 0))
             rhs.append(upper - constant)
             indptr.append(len(cols))
@@ -439,7 +440,7 @@ _STOPPED = {
     _MS.kObjectiveBound: "objective bound",
     _MS.kObjectiveTarget: "objective target",
     _MS.kInterrupt: "interrupted",
-    _MS.kHighsInterrupt: "interrupted",
+    getattr(_MS, "kHighsInterrupt", _MS.kInterrupt): "interrupted",  # not in highspy's stubs
     _MS.kUnknown: "unknown reason",
     _MS.kModelEmpty: "empty model",
 }
@@ -500,7 +501,7 @@ def run_highs(highs: highspy.Highs, compiled: CompiledModel) -> HighsOutcome:
     subscribed = True
     try:
         highs.cbLogging.subscribe(lambda event: log.append(event.message))
-    except Exception:  # noqa: BLE001 — an older highspy without callbacks: run without a log
+    except Exception:
         subscribed = False
     start = time.perf_counter()
     try:

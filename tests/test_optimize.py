@@ -703,8 +703,9 @@ def _as_pyomo_compiles_it(model: pyo.ConcreteModel) -> dict[str, Any]:
         lambda: build_plan_model(
             PlanningData.from_scenario(
                 load_scenario("retailer_holiday", {"horizon_days": 56}),
-                DemandModel(load_scenario("retailer_holiday", {"horizon_days": 56}))
-                .expected_by_bucket(),
+                DemandModel(
+                    load_scenario("retailer_holiday", {"horizon_days": 56})
+                ).expected_by_bucket(),
             ).with_safety_stock({("dc_north", "earbuds"): 50.0})
         ),
     ],
