@@ -58,6 +58,9 @@ _LOG_TAIL = 4000
 
 _INF = highspy.kHighsInf
 
+_BANNER_SHOWN = False
+"""Whether this process has created a HiGHS instance (only the first one prints a banner)."""
+
 
 @dataclass(frozen=True)
 class SolveResult:
@@ -380,9 +383,14 @@ def _flat_arrays(model: pyo.ConcreteModel) -> _Arrays | None:
 
 def new_highs(settings: SolverSettings | None = None) -> highspy.Highs:
     """A quiet HiGHS instance with ``settings`` (time limit, MIP gap, threads) applied."""
+    global _BANNER_SHOWN
     settings = settings or SolverSettings()
-    with capture_output(capture_fd=True):  # HiGHS prints a banner when first created
+    if _BANNER_SHOWN:
         highs = highspy.Highs()
+    else:  # HiGHS prints a banner to stdout when the first instance of a process is created
+        with capture_output(capture_fd=True):
+            highs = highspy.Highs()
+        _BANNER_SHOWN = True
     highs.setOptionValue("log_to_console", False)
     highs.setOptionValue("time_limit", float(settings.time_limit_s))
     highs.setOptionValue("mip_rel_gap", float(settings.mip_gap))
