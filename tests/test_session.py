@@ -166,3 +166,28 @@ def test_a_session_does_not_modify_its_inputs() -> None:
     session.plan(need.assign(units=2.0))
     pd.testing.assert_frame_equal(need, copy)
     assert scenario == scenario_from_dict(chain())
+
+
+@pytest.mark.parametrize("unmet", ["backorder", "lost_sales"])
+def test_update_route_follows_state_and_demand_in_both_fulfilment_modes(unmet: str) -> None:
+    """Four re-plans of the chain (stock, pipeline, open backlog, demand all changing) give
+    plan_supply's plans exactly, all through the update route."""
+    scenario = scenario_from_dict(chain(fulfillment={"unmet_demand": unmet}))
+    session = PlanningSession(scenario)
+    calls = [
+        (demand("zone", "widget", [3, 4, 5, 2, 6, 1]), None),
+        (
+            demand("zone", "widget", [1, 0, 7, 2, 0, 4]),
+            PlanningState(on_hand={("dc", "widget"): 2.0}, backlog={("zone", "widget"): 3.0}),
+        ),
+        (
+            demand("zone", "widget", [6, 6, 0, 1, 1, 1]),
+            PlanningState(pipeline=(("dc", "widget", 2, 9.0),)),
+        ),
+        (demand("zone", "widget", [3, 4, 5, 2, 6, 1]), None),
+    ]
+    for need, state in calls:
+        got = session.plan(need, state)
+        assert_same_plan(got, plan_supply(scenario, need, state))
+    assert (session.builds, session.updates, session.pyomo_builds) == (1, 3, 1)
+    assert session.last_route == "update"
