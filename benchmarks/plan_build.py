@@ -2,35 +2,54 @@
 
 A generated scenario with no fixed costs, MOQs or order multiples (so the plan is a pure LP):
 ``--skus`` products, 2 suppliers each offering every product to 2 DCs, 4 customer zones each
-served by one DC, day buckets over ``--days`` days, backorders. Defaults give ~100 k variables.
+served by one DC, day buckets over ``--days`` days, backorders. Defaults give ~100 k variables;
+``--skus 600`` gives ~1 M.
 
-- ``tandem``: :func:`optimize.plan_supply` end to end (planning data, Pyomo model, hand-off
-  and solve through ``pyomo.contrib.solver`` 'highs', extraction of the plan tables); its
-  split is measured in a second pass of the same steps (data + Pyomo build / hand-off = solve
-  call minus HiGHS run time / HiGHS run time).
+- ``tandem``: :func:`optimize.plan_supply` end to end (planning data, Pyomo model, compile
+  with Pyomo's standard-form compiler and ``Highs.passModel``, HiGHS, plan tables); its split
+  is measured in a second pass of the same steps (data + Pyomo build / compile / passModel /
+  HiGHS run / load values + extract).
 - ``highspy_direct``: the identical LP built from the same :class:`~optimize.data.PlanningData`
   as CSC arrays with numpy/scipy (build), ``Highs.passModel`` (hand-off), ``Highs.run`` (solve).
+- re-plan: a second plan with other demand (every zone-product-day × a random factor in
+  0.8–1.2) and 30 % less stock on hand, through :class:`optimize.PlanningSession` (model kept
+  loaded in HiGHS, bounds changed, warm start) against highspy direct doing the same (new
+  arrays, ``changeRowsBounds`` / ``changeColsBounds`` on the loaded LP, warm start).
 
-Both objectives are printed and must agree. Last line:
+Objectives are printed and must agree. Last two lines:
+``replan_s=… highspy_direct_replan_s=… replan_ratio=…`` and
 ``tandem_s=… highspy_direct_s=… ratio=…`` (wall seconds; ratio = tandem ÷ direct).
+``--split-only`` runs just the split pass (for the 1 M case, where each solve takes minutes)
+and prints ``build_handoff_s=… solve_s=… share=…``.
 
-Usage: ``python benchmarks/plan_build.py [--skus 60] [--days 120]``
+Usage: ``python benchmarks/plan_build.py [--skus 60] [--days 120] [--split-only]``
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import highspy
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from pyomo.contrib.solver.solvers.highs import Highs
+
+# measure the checkout this script lives in, not whichever copy of the packages is installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import optimize
-from optimize.data import PlanningData
+from optimize.data import PlanningData, PlanningState
 from optimize.model import build_plan_model
+from optimize.solve import (
+    compile_model,
+    load_values,
+    new_highs,
+    pass_model,
+    run_highs,
+)
 from scenarios import scenario_from_dict
 from scenarios.schema import Scenario, UnmetDemand
 
@@ -237,12 +256,8 @@ def direct_arrays(data: PlanningData) -> dict[str, np.ndarray | sp.csc_matrix]:
     }
 
 
-def solve_direct(data: PlanningData, threads: int | None) -> tuple[float, dict[str, float]]:
-    start = time.perf_counter()
-    arrays = direct_arrays(data)
+def _lp_of(arrays: dict[str, np.ndarray | sp.csc_matrix]) -> highspy.HighsLp:
     matrix = arrays["matrix"]
-    build = time.perf_counter() - start
-    start = time.perf_counter()
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
     lp.col_cost_ = arrays["cost"]
@@ -252,6 +267,18 @@ def solve_direct(data: PlanningData, threads: int | None) -> tuple[float, dict[s
     lp.a_matrix_.start_ = matrix.indptr
     lp.a_matrix_.index_ = matrix.indices
     lp.a_matrix_.value_ = matrix.data
+    return lp
+
+
+def solve_direct(
+    data: PlanningData, threads: int | None
+) -> tuple[float, dict[str, float], highspy.Highs, dict]:
+    start = time.perf_counter()
+    arrays = direct_arrays(data)
+    matrix = arrays["matrix"]
+    build = time.perf_counter() - start
+    start = time.perf_counter()
+    lp = _lp_of(arrays)
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     if threads:
@@ -263,48 +290,92 @@ def solve_direct(data: PlanningData, threads: int | None) -> tuple[float, dict[s
     solve = time.perf_counter() - start
     objective = highs.getInfo().objective_function_value
     size = {"variables": matrix.shape[1], "constraints": matrix.shape[0]}
-    return objective, {"build": build, "handoff": handoff, "solve": solve, **size}
+    return objective, {"build": build, "handoff": handoff, "solve": solve, **size}, highs, arrays
+
+
+def replan_direct(
+    highs: highspy.Highs, before: dict, data: PlanningData
+) -> tuple[float, dict[str, float]]:
+    """The direct route's re-plan: new arrays, bounds that differ changed in place, warm run."""
+    start = time.perf_counter()
+    after = direct_arrays(data)
+    build = time.perf_counter() - start
+    start = time.perf_counter()
+    rows = np.flatnonzero(
+        (before["row_lower"] != after["row_lower"]) | (before["row_upper"] != after["row_upper"])
+    ).astype(np.int32)
+    highs.changeRowsBounds(len(rows), rows, after["row_lower"][rows], after["row_upper"][rows])
+    cols = np.flatnonzero(before["col_upper"] != after["col_upper"]).astype(np.int32)
+    highs.changeColsBounds(len(cols), cols, after["col_lower"][cols], after["col_upper"][cols])
+    handoff = time.perf_counter() - start
+    start = time.perf_counter()
+    highs.run()
+    solve = time.perf_counter() - start
+    objective = highs.getInfo().objective_function_value
+    return objective, {"build": build, "handoff": handoff, "solve": solve}
 
 
 def tandem_split(scenario: Scenario, demand: pd.DataFrame) -> tuple[float, dict[str, float]]:
-    """plan_supply's steps, timed one by one (the hand-off is the solve call minus HiGHS)."""
+    """plan_supply's steps, timed one by one."""
     start = time.perf_counter()
     data = PlanningData.from_scenario(scenario, demand)
     model = build_plan_model(data)
     build = time.perf_counter() - start
     start = time.perf_counter()
-    results = Highs().solve(
-        model,
-        load_solutions=True,
-        time_limit=float(scenario.solver.time_limit_s),
-        threads=scenario.solver.threads,
-    )
-    call = time.perf_counter() - start
-    highs_time = float(results.timing_info.highs_time)
+    compiled = compile_model(model)
+    compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    optimize.extract_plan(
-        model,
-        data,
-        optimize.SolveResult(
-            optimize.SolveStatus.OPTIMAL, results.incumbent_objective, None, call, "optimal"
-        ),
+    highs = new_highs(scenario.solver)
+    pass_model(highs, compiled)
+    handoff = time.perf_counter() - start
+    outcome = run_highs(highs, compiled)
+    start = time.perf_counter()
+    assert outcome.values is not None, outcome.message
+    load_values(compiled, outcome.values)
+    result = optimize.SolveResult(
+        outcome.status, outcome.objective, None, outcome.seconds, outcome.message
     )
+    optimize.extract_plan(model, data, result)
     extract = time.perf_counter() - start
-    return float(results.incumbent_objective), {
+    rows, columns = compiled.shape
+    print(f"{columns:,} variables, {rows:,} rows, {compiled.matrix.nnz:,} nonzeros")
+    return float(outcome.objective or 0.0), {
         "build": build,
-        "handoff": call - highs_time,
-        "solve": highs_time,
+        "compile": compile_s,
+        "passModel": handoff,
+        "solve": outcome.seconds,
         "extract": extract,
     }
+
+
+def changed(scenario: Scenario, demand: pd.DataFrame) -> tuple[pd.DataFrame, PlanningState]:
+    """The re-plan's input: demand × U(0.8, 1.2) per row, 30 % less stock on hand."""
+    rng = np.random.default_rng(11)
+    demand = demand.assign(units=demand["units"] * rng.uniform(0.8, 1.2, len(demand)))
+    start = PlanningState.from_scenario(scenario)
+    state = PlanningState(on_hand={k: 0.7 * q for k, q in start.on_hand.items()})
+    return demand, state
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, default=60)
     parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--split-only", action="store_true")
     args = parser.parse_args()
     scenario = scenario_from_dict(scenario_dict(args.skus, args.days))
     demand = demand_table(scenario)
+
+    if args.split_only:
+        objective_split, split = tandem_split(scenario, demand)
+        print("tandem split: " + ", ".join(f"{k} {v:.2f} s" for k, v in split.items()))
+        print(f"objective {objective_split:,.2f}")
+        overhead = split["build"] + split["compile"] + split["passModel"]
+        print(
+            f"build_handoff_s={overhead:.3f} solve_s={split['solve']:.3f} "
+            f"share={overhead / split['solve']:.3f}"
+        )
+        return
 
     start = time.perf_counter()
     plan = optimize.plan_supply(scenario, demand)
@@ -318,7 +389,7 @@ def main() -> None:
     print("tandem split: " + ", ".join(f"{k} {v:.2f} s" for k, v in split.items()))
 
     data = PlanningData.from_scenario(scenario, demand)
-    objective, direct = solve_direct(data, scenario.solver.threads)
+    objective, direct, highs, arrays = solve_direct(data, scenario.solver.threads)
     direct_s = direct["build"] + direct["handoff"] + direct["solve"]
     print(
         f"highspy direct: objective {objective:,.2f}, {direct['variables']:,} variables, "
@@ -327,6 +398,37 @@ def main() -> None:
     )
     gap = abs(objective - float(plan.objective or 0.0)) / max(abs(objective), 1.0)
     print(f"objectives agree to {gap:.2e} (split run {objective_split:,.2f})")
+
+    # re-plan ---------------------------------------------------------------------------
+    demand_2, state_2 = changed(scenario, demand)
+    session = optimize.PlanningSession(scenario)
+    session.plan(demand)
+    start = time.perf_counter()
+    replan = session.plan(demand_2, state_2)
+    replan_s = time.perf_counter() - start
+    print(
+        f"session re-plan: {replan.status} ({session.last_route}), objective "
+        f"{replan.objective:,.2f}, {replan_s:.2f} s (build {replan.build_seconds:.2f} s, "
+        f"solve {replan.solve_seconds:.2f} s)"
+    )
+    data_2 = PlanningData.from_scenario(scenario, demand_2, state_2)
+    objective_2, direct_2 = replan_direct(highs, arrays, data_2)
+    direct_replan_s = direct_2["build"] + direct_2["handoff"] + direct_2["solve"]
+    print(
+        f"highspy direct re-plan: objective {objective_2:,.2f}; build {direct_2['build']:.2f} s, "
+        f"hand-off {direct_2['handoff']:.2f} s, solve {direct_2['solve']:.2f} s"
+    )
+    _, cold = solve_direct(data_2, scenario.solver.threads)[:2]
+    cold_s = cold["build"] + cold["handoff"] + cold["solve"]
+    gap_2 = abs(objective_2 - float(replan.objective or 0.0)) / max(abs(objective_2), 1.0)
+    print(
+        f"re-plan objectives agree to {gap_2:.2e}; highspy direct cold solve of the re-plan "
+        f"{cold_s:.2f} s (re-plan ÷ cold direct {replan_s / cold_s:.2f})"
+    )
+    print(
+        f"replan_s={replan_s:.3f} highspy_direct_replan_s={direct_replan_s:.3f} "
+        f"replan_ratio={replan_s / direct_replan_s:.2f}"
+    )
     print(
         f"tandem_s={tandem_s:.3f} highspy_direct_s={direct_s:.3f} ratio={tandem_s / direct_s:.2f}"
     )

@@ -6,12 +6,14 @@ import time
 from dataclasses import replace
 
 import pandas as pd
+from pyomo.common.gc_manager import PauseGC
 
 from optimize.data import PlanningData, PlanningState
 from optimize.elastic import diagnose_infeasibility, is_diagnosable
 from optimize.extract import extract_plan
 from optimize.model import build_plan_model
 from optimize.plan import PLAN_TABLES, Plan, SolveStatus
+from optimize.session import PlanningSession
 from optimize.solve import SolveResult, solve
 from scenarios.network import SupplyNetwork
 from scenarios.schema import Scenario
@@ -20,6 +22,7 @@ __all__ = [
     "PLAN_TABLES",
     "Plan",
     "PlanningData",
+    "PlanningSession",
     "PlanningState",
     "SolveResult",
     "SolveStatus",
@@ -82,6 +85,16 @@ def plan_supply(
     >>> list(plan.purchases.columns) == list(PLAN_TABLES["purchases"])
     True
     """
+    with PauseGC():  # as in build_plan_model: the collector's passes cost more than they free
+        return _plan_supply(scenario, demand, state, safety_stock)
+
+
+def _plan_supply(
+    scenario: Scenario,
+    demand: pd.DataFrame,
+    state: PlanningState | None,
+    safety_stock: pd.DataFrame | None,
+) -> Plan:
     start = time.perf_counter()
     network = SupplyNetwork(scenario)
     if not network.stock_points:

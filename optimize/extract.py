@@ -8,14 +8,15 @@ on ``b·B``, its due day is the first day of the bucket it is counted in stock, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression, SumExpression
 
 from optimize.data import PlanningData
-from optimize.model import COST_TYPES
+from optimize.model import COST_TYPES, without_cyclic_gc
 from optimize.plan import PLAN_TABLES, STORAGE_OVERFLOW_COLUMNS, Plan, empty_table
 from optimize.solve import SolveResult, model_size
 from scenarios.schema import UnmetDemand
@@ -39,13 +40,24 @@ _UNITS = {
 }
 
 
-def extract_plan(model: pyo.ConcreteModel, data: PlanningData, result: SolveResult) -> Plan:
+@without_cyclic_gc
+def extract_plan(
+    model: pyo.ConcreteModel,
+    data: PlanningData,
+    result: SolveResult,
+    *,
+    size: Mapping[str, int] | None = None,
+    costs: Mapping[str, float] | None = None,
+) -> Plan:
     """The plan in a solved ``model`` (checks ``result.status`` first).
 
     Without a plan (infeasible, no solution, error) the tables are empty and the message says
-    why. Numbers are plain floats; costs are in the scenario currency.
+    why. Numbers are plain floats; costs are in the scenario currency. ``size`` (the model's
+    :func:`~optimize.solve.model_size`) and ``costs`` (the value of each ``cost_<type>``
+    expression) can be passed by a caller that already knows them (a re-planning session);
+    by default they are computed from the model.
     """
-    size = model_size(model)
+    size = model_size(model) if size is None else dict(size)
     if not result.status.has_plan:
         return Plan.without_tables(
             result.status,
@@ -62,7 +74,9 @@ def extract_plan(model: pyo.ConcreteModel, data: PlanningData, result: SolveResu
     }
     for name, frame in tables.items():
         frame.attrs["unit"] = dict(_UNITS[name])
-    costs = {name: _clean(pyo.value(getattr(model, f"cost_{name}"))) for name in COST_TYPES}
+    if costs is None:
+        costs = {name: _linear_value(getattr(model, f"cost_{name}")) for name in COST_TYPES}
+    costs = {name: _clean(costs[name]) for name in COST_TYPES}
     overflow = _overflow(model, data)
     message = result.message
     if len(overflow):
@@ -89,6 +103,33 @@ def _clean(value: float | None) -> float:
     """A plain float, with solver noise around zero set to zero."""
     number = float(value or 0.0)
     return 0.0 if abs(number) <= QTY_TOL else number
+
+
+_NUMBERS = (int, float)
+
+
+def _linear_value(component: pyo.Expression) -> float:
+    """The value of a named linear expression: a flat loop over its terms (a cost type sums
+    one term per variable, ~10⁵ of them on large plans; ``pyo.value`` walks the expression
+    tree generically and takes several times longer). Anything else goes to ``pyo.value``."""
+    expr = component.expr
+    if expr.__class__ not in (LinearExpression, SumExpression):
+        return float(pyo.value(expr))
+    total = 0.0
+    for term in expr.args:
+        if term.__class__ is MonomialTermExpression:
+            coef, var = term.args
+            value = var.value
+            if value is None or coef.__class__ not in _NUMBERS:
+                return float(pyo.value(expr))
+            total += coef * value
+        elif term.__class__ in _NUMBERS:
+            total += term
+        elif term.is_variable_type() and term.value is not None:
+            total += term.value
+        else:
+            total += pyo.value(term)
+    return total
 
 
 def _values(var: pyo.Var) -> dict[Any, float]:

@@ -507,18 +507,55 @@ def test_missing_demand_columns_are_an_error() -> None:
 
 
 def test_status_mapping_covers_limits_and_failures() -> None:
-    from pyomo.contrib.solver.common.results import TerminationCondition as T
+    from highspy import HighsModelStatus as H
 
-    assert _status_of(T.convergenceCriteriaSatisfied, True)[0] is SolveStatus.OPTIMAL
-    assert _status_of(T.maxTimeLimit, True)[0] is SolveStatus.FEASIBLE
-    assert _status_of(T.maxTimeLimit, False)[0] is SolveStatus.NO_SOLUTION
-    assert _status_of(T.iterationLimit, False)[0] is SolveStatus.NO_SOLUTION
-    assert _status_of(T.provenInfeasible, False)[0] is SolveStatus.INFEASIBLE
-    assert _status_of(T.unbounded, False)[0] is SolveStatus.UNBOUNDED
-    assert _status_of(T.error, False)[0] is SolveStatus.ERROR
-    for condition in T:
+    assert _status_of(H.kOptimal, True)[0] is SolveStatus.OPTIMAL
+    assert _status_of(H.kTimeLimit, True)[0] is SolveStatus.FEASIBLE
+    assert _status_of(H.kTimeLimit, False)[0] is SolveStatus.NO_SOLUTION
+    assert _status_of(H.kIterationLimit, False)[0] is SolveStatus.NO_SOLUTION
+    assert _status_of(H.kSolutionLimit, True)[0] is SolveStatus.FEASIBLE
+    assert _status_of(H.kInfeasible, False)[0] is SolveStatus.INFEASIBLE
+    assert _status_of(H.kUnboundedOrInfeasible, False)[0] is SolveStatus.INFEASIBLE
+    assert _status_of(H.kUnbounded, False)[0] is SolveStatus.UNBOUNDED
+    assert _status_of(H.kSolveError, False)[0] is SolveStatus.ERROR
+    assert _status_of(H.kMemoryLimit, True)[0] is SolveStatus.ERROR
+    for condition in H.__members__.values():
         status, message = _status_of(condition, False)
         assert isinstance(status, SolveStatus) and message
+
+
+def test_solve_keeps_the_objective_constant_the_sense_and_integrality() -> None:
+    """max 3x + 2y + 10 with x + y ≤ 3.5, x ≤ 1.5, x, y integer: x = 1, y = 2 → 17; the LP
+    relaxation would give x = 1.5, y = 2 → 18.5."""
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var(within=pyo.NonNegativeIntegers, bounds=(0, 1.5))
+    model.y = pyo.Var(within=pyo.NonNegativeIntegers)
+    model.c = pyo.Constraint(expr=model.x + model.y <= 3.5)
+    model.o = pyo.Objective(expr=3 * model.x + 2 * model.y + 10, sense=pyo.maximize)
+    result = solve(model)
+    assert result.status is SolveStatus.OPTIMAL
+    assert result.objective == pytest.approx(17.0)
+    assert (pyo.value(model.x), pyo.value(model.y)) == pytest.approx((1.0, 2.0))
+    assert result.mip_gap == pytest.approx(0.0, abs=1e-9)
+    model.x.domain = pyo.NonNegativeReals
+    model.y.domain = pyo.NonNegativeReals
+    relaxed = solve(model)
+    assert relaxed.objective == pytest.approx(18.5) and relaxed.mip_gap is None
+
+
+def test_ranged_rows_and_free_variables_solve() -> None:
+    """x ≥ 0, y ≤ 0 free below, 1 ≤ x − y ≤ 4 (one ranged row): min x − y = 1, max = 4."""
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var(bounds=(0, None))
+    model.y = pyo.Var(bounds=(None, 0))
+    model.c = pyo.Constraint(expr=pyo.inequality(1, model.x - model.y, 4))
+    model.o = pyo.Objective(expr=model.x - model.y)
+    result = solve(model)
+    assert result.status is SolveStatus.OPTIMAL
+    assert result.objective == pytest.approx(1.0)
+    assert pyo.value(model.x) - pyo.value(model.y) == pytest.approx(1.0)
+    model.o.sense = pyo.maximize
+    assert solve(model).objective == pytest.approx(4.0)
 
 
 def test_infeasible_model_comes_back_as_a_status() -> None:
@@ -632,3 +669,65 @@ def test_random_chains_conserve_units(
         per_bucket = plan.purchases.groupby("bucket")["qty"].sum()
         assert (per_bucket <= capacity + 1e-6).all()
     assert sum(plan.cost_breakdown.values()) == pytest.approx(plan.objective, abs=1e-6)
+
+
+# ------------------------------------------------------------------------ compile to arrays
+def _as_pyomo_compiles_it(model: pyo.ConcreteModel) -> dict[str, Any]:
+    from optimize.solve import _flat_arrays, _pyomo_arrays
+
+    flat = _flat_arrays(model)
+    assert flat is not None, "the planning model's rows are flat sums"
+    out = {}
+    for name, arrays in (("flat", flat), ("pyomo", _pyomo_arrays(model))):
+        columns, rows, cost, offset, matrix, rhs, sense = arrays
+        order = np.argsort([v.name for v in columns])  # the same columns, in name order
+        dense = matrix.toarray()[:, order]
+        out[name] = (
+            [v.name for v in np.asarray(columns, dtype=object)[order]],
+            [(row.name, side) for row, side in rows],
+            cost[order],
+            offset,
+            dense,
+            rhs,
+            sense,
+        )
+    return out
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: build_plan_model(
+            PlanningData.from_scenario(scenario(chain()), demand("zone", "widget", [3, 4, 5]))
+        ),
+        lambda: build_plan_model(
+            PlanningData.from_scenario(
+                load_scenario("retailer_holiday", {"horizon_days": 56}),
+                DemandModel(
+                    load_scenario("retailer_holiday", {"horizon_days": 56})
+                ).expected_by_bucket(),
+            ).with_safety_stock({("dc_north", "earbuds"): 50.0})
+        ),
+    ],
+    ids=["chain", "retailer_holiday_with_targets"],
+)
+def test_flat_compile_matches_pyomos_standard_form(build: Any) -> None:
+    compiled = _as_pyomo_compiles_it(build())
+    flat, reference = compiled["flat"], compiled["pyomo"]
+    assert flat[0] == reference[0] and flat[1] == reference[1]
+    for got, want in zip(flat[2:], reference[2:], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_non_flat_models_fall_back_to_pyomos_compiler() -> None:
+    """A product of sums and a maximisation with a constant: the same optimum either way."""
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var([1, 2], bounds=(0, 4))
+    model.p = pyo.Param(initialize=2.0, mutable=True)
+    model.c = pyo.Constraint(expr=model.p * (model.x[1] + model.x[2]) <= 6)
+    model.o = pyo.Objective(expr=model.x[1] + 2 * model.x[2] + 1, sense=pyo.maximize)
+    from optimize.solve import _flat_arrays
+
+    assert _flat_arrays(model) is None
+    result = solve(model)
+    assert result.objective == pytest.approx(7.0)  # x2 = 3
