@@ -67,6 +67,8 @@ _STATE_FIELDS = frozenset(
         "requirement",
         "remaining_need",
         "safety_stock",
+        "supplier_down_until",
+        "lane_closed_until",
     }
 )
 """PlanningData fields that change from one re-plan to the next without changing the model's

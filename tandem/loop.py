@@ -206,6 +206,8 @@ class RollingPlanner:
     daily: pd.DataFrame
     stream: ObservedStream | None = None
     solves: list[dict[str, Any]] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)
+    """How each re-plan reached HiGHS (:attr:`optimize.PlanningSession.last_route`)."""
     horizon_days: int = 0
     """The window each re-plan looks at: the spec's horizon, extended when it is shorter than
     the longest cumulative lead time + the re-plan period + one bucket (a shorter window cannot
@@ -214,6 +216,7 @@ class RollingPlanner:
     def __post_init__(self) -> None:
         needed = cumulative_lead_days(self.scenario) + self.spec.every_days + self.scenario.bucket.days
         self.horizon_days = int(max(self.spec.horizon_days, needed))
+        self._sessions: dict[int, optimize.PlanningSession] = {}
 
     def control(self) -> sim.Control:
         return sim.Control(every_days=float(self.spec.every_days), decide=self.decide)
@@ -238,9 +241,17 @@ class RollingPlanner:
         return self.scenario.model_copy(update={"start_date": start, "horizon_days": n_days})
 
     def plan(self, day: int, state: SupplyState) -> Plan:
+        """Re-solve from ``state`` on day ``day``. The model stays loaded in HiGHS between
+        re-plans of the same window length (:class:`optimize.PlanningSession`: only bounds and
+        right-hand sides change, warm-started); the start date does not enter the model."""
         window = self.window(day)
         demand = window_demand(self.daily, day, window.horizon_days, window.bucket.days, self.correction(day))
-        return optimize.plan_supply(window, demand, planning_state(state, window.bucket.days))
+        session = self._sessions.get(window.horizon_days)
+        if session is None:
+            session = self._sessions[window.horizon_days] = optimize.PlanningSession(window)
+        plan = session.plan(demand, planning_state(state, window.bucket.days))
+        self.routes.append(session.last_route)
+        return plan
 
     def decide(self, day: float, state: SupplyState) -> sim.ReleaseSchedule | None:
         started = time.perf_counter()
@@ -249,6 +260,7 @@ class RollingPlanner:
             {
                 "day": int(day),
                 "horizon_days": self.horizon_days,
+                "route": self.routes[-1] if self.routes else "",
                 "status": str(plan.status),
                 "objective": plan.objective,
                 "seconds": time.perf_counter() - started,
