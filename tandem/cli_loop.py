@@ -15,6 +15,8 @@ from rich.table import Table
 from scenarios import load_scenario
 from scenarios.errors import TandemError
 from tandem.cli import _fail, _parse_sets, app, console
+from tandem.cli_experiments import Executor, Scheduler, Workers
+from tandem.executors import ExecutorKind
 
 __all__ = ["stress"]
 
@@ -102,6 +104,9 @@ def stress(
         typer.Option("--campaign-cv", help="Coefficient of variation of campaign lift per run."),
     ] = 0.3,
     seed: Annotated[int | None, typer.Option("--seed", help="Root seed.")] = None,
+    executor: Executor = ExecutorKind.LOCAL,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output directory.")] = None,
     report: Annotated[
         Path | None,
@@ -135,7 +140,8 @@ def stress(
             result = stress_test(
                 resolved, replications=replications, profile=disruptions,
                 strategies=strategies, replan=spec, seed=seed, uncertainty=uncertainty,
-                campaign_cv=campaign_cv,
+                campaign_cv=campaign_cv, executor=str(executor), workers=workers,
+                scheduler=scheduler,
             )
     except TandemError as exc:
         _fail(exc)

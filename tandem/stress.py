@@ -292,11 +292,17 @@ def stress_test(
     uncertainty: bool = True,
     campaign_cv: float = 0.3,
     auto_replications: int = 20,
+    executor: str = "inline",
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> StressResult:
     """Solve the plan once on the forecast and run it (and the other ``strategies``) under
     uncertainty. ``uncertainty=False`` runs expected demand and mean lead times with no
     campaign noise — the plan should then be reproduced exactly (day buckets).
     ``auto_replications`` is the number of look-ahead runs of each weekly auto-order decision.
+    Replications of every strategy run as independent tasks on ``executor`` (``inline``,
+    ``local`` processes or ``dask``; :mod:`tandem.executors`) with identical results whichever
+    runs them.
 
     Raises
     ------
@@ -320,70 +326,108 @@ def stress_test(
     cv = campaign_cv if uncertainty else 0.0
     releases = sim.ReleaseSchedule.from_tables(plan.tables)
     daily = daily_forecast(scenario)
+    scenarios = {
+        name: policy_scenario(stressed, forecast, name) if name in ("base_stock", "s_S") else stressed
+        for name in order
+    }
+    tasks = [
+        _StrategyTask(
+            name, scenarios[name], releases, rep, seed, cv,
+            replan or ReplanSpec() if name == "rolling" else None, daily, auto_replications,
+        )
+        for name in order
+        for rep in range(replications)
+    ]
+    results = _run_tasks(tasks, executor, workers, scheduler)
     outcomes = {}
     for name in order:
-        run_scenario = stressed
-        if name in ("base_stock", "s_S"):
-            run_scenario = policy_scenario(stressed, forecast, name)
-        outcomes[name] = _run_strategy(
-            name, run_scenario, releases, replications, seed, cv,
-            replan or ReplanSpec() if name == "rolling" else None, daily, plan, forecast,
-            auto_replications,
-        )
+        mine = [r for t, r in zip(tasks, results, strict=True) if t.name == name]
+        outcomes[name] = _outcome(name, scenarios[name], mine, seed, daily, plan, forecast)
     return StressResult(
         scenario=stressed, profile=profile, seed=seed, replications=replications, plan=plan,
         forecast=forecast, outcomes=outcomes,
     )
 
 
-def _run_strategy(
+@dataclass(frozen=True)
+class _StrategyTask:
+    """One replication of one strategy: everything a worker needs (picklable)."""
+
+    name: str
+    scenario: Scenario
+    releases: sim.ReleaseSchedule
+    replication: int
+    seed: int
+    campaign_cv: float
+    replan: ReplanSpec | None
+    daily: pd.DataFrame
+    auto_replications: int
+
+
+def _run_tasks(
+    tasks: list[_StrategyTask], executor: str, workers: int | None, scheduler: str | None
+) -> list[tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]]:
+    """Run the tasks on the executor; results in task order (so they do not depend on which
+    worker ran what). Tasks are independent: each carries its seed and replication."""
+    from tandem.executors import make_executor
+
+    if executor == "inline" or len(tasks) == 1:
+        return [_run_task(task) for task in tasks]
+    results: dict[int, Any] = {}
+    with make_executor(executor, workers, scheduler) as pool:
+        futures = {pool.submit(_run_task, task): k for k, task in enumerate(tasks)}
+        pending = set(futures)
+        while pending:
+            for future in pool.wait_any(pending):
+                pending.discard(future)
+                results[futures[future]] = pool.result(future)
+    return [results[k] for k in range(len(tasks))]
+
+
+def _run_task(task: _StrategyTask) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
+    """One replication of one strategy: its tables and its re-plan / auto-order decisions."""
+    name, scenario, rep, seed = task.name, task.scenario, task.replication, task.seed
+    rep_scenario = _campaign_scenario(scenario, campaign_factors(scenario, seed, rep, task.campaign_cv))
+    planners: list[RollingPlanner] = []
+    autos: list[AutoOrder] = []
+
+    def control(simulation: sim.Simulation) -> sim.Control:
+        observed = ObservedStream(simulation.stream)
+        simulation.stream = observed
+        if name == "auto_order":
+            auto = AutoOrder(scenario, replications=task.auto_replications, seed=seed * 1000 + rep)
+            autos.append(auto)
+            return auto_order_control(auto)
+        if task.replan is None:  # only record the releases
+            return sim.Control(every_days=math.inf, decide=lambda d, s: None)
+        planner = RollingPlanner(scenario, task.replan, task.daily, observed)
+        planners.append(planner)
+        return planner.control()
+
+    follows_plan = name in ("static", "rolling")
+    tables = simulate_replication(
+        rep_scenario, task.releases if follows_plan else sim.ReleaseSchedule.empty(), rep, seed,
+        SupplyNetwork(rep_scenario), DemandModel(rep_scenario), control=control,
+    )
+    solves = [{**s, "replication": rep} for p in planners for s in p.solves]
+    solves += [{**d, "replication": rep} for a in autos for d in a.decisions]
+    return tables, solves
+
+
+def _outcome(
     name: str,
     scenario: Scenario,
-    releases: sim.ReleaseSchedule,
-    replications: int,
+    results: list[tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]],
     seed: int,
-    campaign_cv: float,
-    replan: ReplanSpec | None,
     daily: pd.DataFrame,
     plan: Plan,
     forecast: pd.DataFrame,
-    auto_replications: int = 20,
 ) -> StrategyOutcome:
-    network = SupplyNetwork(scenario)
-    parts = []
-    solves: list[dict[str, Any]] = []
-    follows_plan = name in ("static", "rolling")
-    for rep in range(replications):
-        factors = campaign_factors(scenario, seed, rep, campaign_cv)
-        rep_scenario = _campaign_scenario(scenario, factors)
-        demand = DemandModel(rep_scenario)
-        planners: list[RollingPlanner] = []
-        autos: list[AutoOrder] = []
-
-        def control(simulation: sim.Simulation) -> sim.Control:
-            observed = ObservedStream(simulation.stream)
-            simulation.stream = observed
-            if name == "auto_order":
-                auto = AutoOrder(scenario, replications=auto_replications, seed=seed * 1000 + rep)
-                autos.append(auto)
-                return auto_order_control(auto)
-            if replan is None:  # only record the releases
-                return sim.Control(every_days=math.inf, decide=lambda d, s: None)
-            planner = RollingPlanner(scenario, replan, daily, observed)
-            planners.append(planner)
-            return planner.control()
-
-        tables = simulate_replication(
-            rep_scenario, releases if follows_plan else sim.ReleaseSchedule.empty(), rep, seed,
-            network, demand, control=control,
-        )
-        for planner in planners:
-            solves += [{**s, "replication": rep} for s in planner.solves]
-        for auto in autos:
-            solves += [{**d, "replication": rep} for d in auto.decisions]
-        parts.append(tables)
+    parts = [tables for tables, _ in results]
+    solves = [s for _, decisions in results for s in decisions]
     stacked = {key: pd.concat([p[key] for p in parts], ignore_index=True) for key in parts[0]}
     kpis = run_kpis(scenario, stacked)
+    follows_plan = name in ("static", "rolling")
     return StrategyOutcome(
         name=name,
         scenario=scenario,

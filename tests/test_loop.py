@@ -413,3 +413,16 @@ def test_stress_and_risk_on_library_scenarios_conserve_every_unit(name: str) -> 
     assert risk.weekly["stockout_probability"].between(0, 1).all()
     orders = recommend_orders(risk)
     assert (orders["qty"] > 0).all()
+
+
+def test_stress_results_do_not_depend_on_the_executor() -> None:
+    runs = [
+        stress_test(two_supplier(), replications=2, strategies=("static", "rolling"),
+                    executor=kind, workers=workers)
+        for kind, workers in (("inline", None), ("local", 2))
+    ]
+    a, b = (r.comparison().query("metric != 'seconds_per_replan'") for r in runs)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    for name in ("static", "rolling"):
+        pd.testing.assert_frame_equal(runs[0].outcomes[name].tables["orders"],
+                                      runs[1].outcomes[name].tables["orders"])
