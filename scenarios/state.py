@@ -1,4 +1,4 @@
-"""The current state of a supply chain at one date: the starting point of a risk forecast or a re-plan.
+"""A supply chain's state on one date: the starting point of a risk forecast or a re-plan.
 
 A state file (YAML) says what is on hand, what has been ordered and not yet received, which
 customer orders are still open, which B2B deals may close, and which disruptions are known to be
@@ -58,11 +58,15 @@ class OpenSupplyOrder(_Model):
     id: str | None = Field(None, description="Order id (kept in the simulation's order log).")
     kind: SupplyOrderKind = Field(..., description="purchase, transfer or production.")
     source: str = Field(..., description="Supplier, shipping stock point or producing plant.")
-    destination: str = Field(..., description="Stock point receiving it (the plant for production).")
+    destination: str = Field(
+        ..., description="Stock point receiving it (the plant for production)."
+    )
     item: str = Field(..., description="Item ordered.")
     qty: float = Field(..., gt=0, description="Units still to arrive.")
     expected_arrival: dt.date = Field(..., description="Date it is expected to be received.")
-    lane: int | None = Field(None, ge=0, description="Lane index (default: the lane source → destination).")
+    lane: int | None = Field(
+        None, ge=0, description="Lane index (default: the lane source → destination)."
+    )
 
 
 class OpenCustomerOrder(_Model):
@@ -77,7 +81,7 @@ class OpenCustomerOrder(_Model):
 
 
 class OpenDeal(_Model):
-    """A B2B deal in the CRM pipeline: an order of ``qty`` at ``expected_close`` with ``probability``."""
+    """A B2B deal in the pipeline: ``qty`` ordered on ``expected_close`` with ``probability``."""
 
     name: str = Field("", description="Deal name.")
     zone: str = Field(..., description="Customer zone that would order.")
@@ -127,10 +131,14 @@ def _problems(exc: ValidationError) -> list[Problem]:
     return problems
 
 
-def state_from_dict(data: Any, scenario: Scenario | None = None, source: str | None = None) -> SupplyState:
+def state_from_dict(
+    data: Any, scenario: Scenario | None = None, source: str | None = None
+) -> SupplyState:
     """Validate raw data into a :class:`SupplyState` (and against ``scenario`` when given)."""
     if not isinstance(data, dict):
-        raise ScenarioError([Problem("", "a state file must be a mapping of fields")], source=source)
+        raise ScenarioError(
+            [Problem("", "a state file must be a mapping of fields")], source=source
+        )
     try:
         state = SupplyState.model_validate(data)
     except ValidationError as exc:
@@ -148,7 +156,9 @@ def load_state(path: str | Path, scenario: Scenario | None = None) -> SupplyStat
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ScenarioError([Problem("", f"cannot read file: {exc.strerror}")], source=str(path)) from None
+        raise ScenarioError(
+            [Problem("", f"cannot read file: {exc.strerror}")], source=str(path)
+        ) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem("", f"invalid YAML: {exc}")], source=str(path)) from None
     return state_from_dict(data, scenario, source=str(path))
@@ -174,54 +184,103 @@ def check_state(state: SupplyState, scenario: Scenario) -> list[Problem]:
         stocked = set(net.items_at(node))
         for item, qty in items.items():
             if item not in stocked:
-                problems.append(Problem(f"on_hand.{node}.{item}", f"'{item}' is not stocked at '{node}'"))
+                problems.append(
+                    Problem(f"on_hand.{node}.{item}", f"'{item}' is not stocked at '{node}'")
+                )
             elif not qty >= 0:
                 problems.append(Problem(f"on_hand.{node}.{item}", f"must be >= 0 (got {qty})"))
     for k, order in enumerate(state.open_orders):
         where = f"open_orders[{k}]"
         if order.destination not in stock_points:
-            problems.append(Problem(f"{where}.destination", f"'{order.destination}' is not a stock point"))
+            problems.append(
+                Problem(f"{where}.destination", f"'{order.destination}' is not a stock point")
+            )
             continue
         if order.item not in net.items_at(order.destination):
-            problems.append(Problem(f"{where}.item", f"'{order.item}' is not stocked at '{order.destination}'"))
+            problems.append(
+                Problem(f"{where}.item", f"'{order.item}' is not stocked at '{order.destination}'")
+            )
             continue
         if order.kind == SupplyOrderKind.PRODUCTION:
             if order.source != order.destination or net.kind(order.source) != NodeKind.PLANT:
-                problems.append(Problem(f"{where}.source", "production is received at its plant: source = destination = a plant"))
+                problems.append(
+                    Problem(
+                        f"{where}.source",
+                        "production is received at its plant: source = destination = a plant",
+                    )
+                )
             continue
         lanes = [i for i in net.inbound_lanes(order.destination) if net.lane(i).src == order.source]
         if order.lane is not None:
             if order.lane not in net.valid_lanes() or order.lane not in lanes:
-                problems.append(Problem(f"{where}.lane", f"lane {order.lane} does not run {order.source} → {order.destination}"))
+                problems.append(
+                    Problem(
+                        f"{where}.lane",
+                        f"lane {order.lane} does not run {order.source} → {order.destination}",
+                    )
+                )
         elif not lanes:
-            problems.append(Problem(f"{where}.source", f"no lane from '{order.source}' to '{order.destination}'"))
+            problems.append(
+                Problem(
+                    f"{where}.source", f"no lane from '{order.source}' to '{order.destination}'"
+                )
+            )
         if order.source in scenario.nodes:
             is_supplier = net.kind(order.source) == NodeKind.SUPPLIER
             if is_supplier != (order.kind == SupplyOrderKind.PURCHASE):
-                problems.append(Problem(f"{where}.kind", "purchases come from suppliers, transfers from stock points"))
+                problems.append(
+                    Problem(
+                        f"{where}.kind",
+                        "purchases come from suppliers, transfers from stock points",
+                    )
+                )
     zones = set(net.nodes_of(NodeKind.CUSTOMER_ZONE))
-    for field, entries in (("open_customer_orders", state.open_customer_orders), ("deals", state.deals)):
+    for field, entries in (
+        ("open_customer_orders", state.open_customer_orders),
+        ("deals", state.deals),
+    ):
         for k, entry in enumerate(entries):
             if entry.zone not in zones:
-                problems.append(Problem(f"{field}[{k}].zone", f"'{entry.zone}' is not a customer zone"))
+                problems.append(
+                    Problem(f"{field}[{k}].zone", f"'{entry.zone}' is not a customer zone")
+                )
             product = scenario.products.get(entry.product)
             if product is None or product.kind == ProductKind.COMPONENT:
-                problems.append(Problem(f"{field}[{k}].product", f"'{entry.product}' is not a product sold"))
+                problems.append(
+                    Problem(f"{field}[{k}].product", f"'{entry.product}' is not a product sold")
+                )
     for k, deal in enumerate(state.deals):
         if deal.expected_close < state.as_of:
-            problems.append(Problem(f"deals[{k}].expected_close", "before as_of: a deal in the past has closed or is lost"))
+            problems.append(
+                Problem(
+                    f"deals[{k}].expected_close",
+                    "before as_of: a deal in the past has closed or is lost",
+                )
+            )
     for k, known in enumerate(state.disruptions):
         where = f"disruptions[{k}]"
         if known.kind == "supplier_outage":
-            if known.node is None or known.node not in scenario.nodes or net.kind(known.node) != NodeKind.SUPPLIER:
-                problems.append(Problem(f"{where}.node", "a supplier_outage needs the supplier's id"))
+            if (
+                known.node is None
+                or known.node not in scenario.nodes
+                or net.kind(known.node) != NodeKind.SUPPLIER
+            ):
+                problems.append(
+                    Problem(f"{where}.node", "a supplier_outage needs the supplier's id")
+                )
         elif known.kind == "lane_closure":
             if known.lane is None or known.lane not in net.valid_lanes():
                 problems.append(Problem(f"{where}.lane", "a lane_closure needs a valid lane index"))
         else:
-            problems.append(Problem(f"{where}.kind", f"must be supplier_outage or lane_closure (got '{known.kind}')"))
+            problems.append(
+                Problem(
+                    f"{where}.kind", f"must be supplier_outage or lane_closure (got '{known.kind}')"
+                )
+            )
         if known.until <= state.as_of:
-            problems.append(Problem(f"{where}.until", "must be after as_of (a disruption over is not a state)"))
+            problems.append(
+                Problem(f"{where}.until", "must be after as_of (a disruption over is not a state)")
+            )
     return problems
 
 

@@ -68,6 +68,17 @@ def _parse_sets(values: list[str] | None) -> dict[str, Any]:
     return overrides
 
 
+def _output_dir(out: Path | None, label: str) -> Path:
+    """``out``, or ``runs/<label>-<UTC time>``; created either way."""
+    if out is None:
+        import datetime as dt
+
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        out = Path("runs") / f"{label}-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def _fail(exc: TandemError) -> None:
     if isinstance(exc, ScenarioError | DataError):
         err_console.print(f"[bold red]invalid input[/] {exc}", markup=True, highlight=False)

@@ -3,7 +3,6 @@ compare with planning campaigns first and supply second, write the schedule."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -16,7 +15,7 @@ from optimize.plan import PLAN_TABLES
 from scenarios import Scenario, ScenarioError, load_scenario
 from scenarios.errors import Problem, TandemError
 from scenarios.loader import scenario_to_yaml
-from tandem.cli import _fail, _parse_sets, app, console
+from tandem.cli import _fail, _output_dir, _parse_sets, app, console
 
 if TYPE_CHECKING:
     from tandem.joint import CampaignPlanning
@@ -196,10 +195,7 @@ def campaign_plan(
     except TandemError as exc:
         _fail(exc)
         return
-    if out is None:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        out = Path("runs") / f"campaign-plan-{resolved.name}-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_dir(out, f"campaign-plan-{resolved.name}")
     chosen = planning.joint.schedule
     runs = chosen["run"]
     schedule = chosen.assign(

@@ -1,4 +1,4 @@
-"""``tandem stress``: the plan under uncertainty, optionally re-planned and compared with policies."""
+"""``tandem stress`` (plan under uncertainty, re-planned, vs policies) and ``tandem risk``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rich.table import Table
 
 from scenarios import load_scenario
 from scenarios.errors import TandemError
-from tandem.cli import _fail, _parse_sets, app, console
+from tandem.cli import _fail, _output_dir, _parse_sets, app, console
 from tandem.cli_experiments import Executor, Scheduler, Workers
 from tandem.executors import ExecutorKind
 
@@ -92,8 +92,11 @@ def stress(
     ] = False,
     strategies_: Annotated[
         str | None,
-        typer.Option("--strategies", help="Comma-separated strategies to run instead: static, "
-                     "rolling, base_stock, s_S, auto_order (static always runs)."),
+        typer.Option(
+            "--strategies",
+            help="Comma-separated strategies to run instead: static, "
+            "rolling, base_stock, s_S, auto_order (static always runs).",
+        ),
     ] = None,
     uncertainty: Annotated[
         bool,
@@ -138,24 +141,34 @@ def stress(
             strategies = ["static", *[x.strip() for x in strategies_.split(",") if x.strip()]]
         with console.status(f"stress-testing {resolved.name} ({', '.join(strategies)}) …"):
             result = stress_test(
-                resolved, replications=replications, profile=disruptions,
-                strategies=strategies, replan=spec, seed=seed, uncertainty=uncertainty,
-                campaign_cv=campaign_cv, executor=str(executor), workers=workers,
+                resolved,
+                replications=replications,
+                profile=disruptions,
+                strategies=strategies,
+                replan=spec,
+                seed=seed,
+                uncertainty=uncertainty,
+                campaign_cv=campaign_cv,
+                executor=str(executor),
+                workers=workers,
                 scheduler=scheduler,
             )
     except TandemError as exc:
         _fail(exc)
         return
-    if out is None:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        out = Path("runs") / f"stress-{resolved.name}-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_dir(out, f"stress-{resolved.name}")
     comparison = result.comparison()
     per = {
-        "plan_vs_realised": [o.plan_vs_realised.assign(strategy=n) for n, o in result.outcomes.items()],
+        "plan_vs_realised": [
+            o.plan_vs_realised.assign(strategy=n) for n, o in result.outcomes.items()
+        ],
         "adherence": [o.adherence.assign(strategy=n) for n, o in result.outcomes.items()],
         "breaks": [o.breaks.assign(strategy=n) for n, o in result.outcomes.items()],
-        "replans": [pd.DataFrame(o.solves).assign(strategy=n) for n, o in result.outcomes.items() if o.solves],
+        "replans": [
+            pd.DataFrame(o.solves).assign(strategy=n)
+            for n, o in result.outcomes.items()
+            if o.solves
+        ],
     }
     write_text(out / "comparison.csv", comparison.to_csv(index=False, float_format="%.10g"))
     for name, frames in per.items():
@@ -171,7 +184,9 @@ def stress(
         "replications": replications,
         "seed": result.seed,
         "strategies": list(result.outcomes),
-        "replan": {"every_days": spec.every_days, "horizon_days": spec.horizon_days} if "rolling" in result.outcomes else None,
+        "replan": {"every_days": spec.every_days, "horizon_days": spec.horizon_days}
+        if "rolling" in result.outcomes
+        else None,
         "plan_status": str(result.plan.status),
         "plan_objective": result.plan.objective,
         "replan_cost": {n: o.replan_cost() for n, o in result.outcomes.items()},
@@ -182,18 +197,30 @@ def stress(
     if report is not None:
         write_report(runs, report, title=f"Stress test: {resolved.name} ({disruptions})")
 
-    console.print(f"plan: {result.plan.status}, objective {_fmt(result.plan.objective or 0.0)} {resolved.currency}")
+    console.print(
+        f"plan: {result.plan.status}, "
+        f"objective {_fmt(result.plan.objective or 0.0)} {resolved.currency}"
+    )
     static = result.outcomes["static"]
-    console.print(_frame_table("plan vs realised (static plan, mean over replications)",
-                               static.plan_vs_realised[["measure", "planned", "realised", "difference"]]))
-    console.print(_frame_table("which plan assumptions broke first (static plan)",
-                               static.breaks[["assumption", "broke_share", "median_first_date"]]))
+    console.print(
+        _frame_table(
+            "plan vs realised (static plan, mean over replications)",
+            static.plan_vs_realised[["measure", "planned", "realised", "difference"]],
+        )
+    )
+    console.print(
+        _frame_table(
+            "which plan assumptions broke first (static plan)",
+            static.breaks[["assumption", "broke_share", "median_first_date"]],
+        )
+    )
     for name, outcome in result.outcomes.items():
         if len(outcome.adherence):
             mean = outcome.adherence.drop(columns="replication").mean()
             console.print(
-                f"plan adherence ({name}): {100 * mean['adherence']:.1f} % of planned units released "
-                f"as planned; {mean['cancelled_units']:,.0f} cancelled, {mean['replanned_units']:,.0f} "
+                f"plan adherence ({name}): {100 * mean['adherence']:.1f} % of planned units "
+                f"released as planned; {mean['cancelled_units']:,.0f} cancelled, "
+                f"{mean['replanned_units']:,.0f} "
                 f"re-planned, {mean['outside_plan_units']:,.0f} ordered outside the plan (per run)",
                 highlight=False,
             )
@@ -205,14 +232,19 @@ def stress(
 @app.command()
 def risk(
     scenario: Annotated[str, typer.Argument(help="Library scenario name or path to a YAML file.")],
-    state: Annotated[Path, typer.Option("--state", help="State file (YAML); see docs/state-format.md.")],
-    horizon: Annotated[str, typer.Option("--horizon", help="How far to look ahead: 8w, 30d.")] = "8w",
+    state: Annotated[
+        Path, typer.Option("--state", help="State file (YAML); see docs/state-format.md.")
+    ],
+    horizon: Annotated[
+        str, typer.Option("--horizon", help="How far to look ahead: 8w, 30d.")
+    ] = "8w",
     replications: Annotated[int, typer.Option("--replications", "-n", help="Replications.")] = 50,
     target: Annotated[
         float, typer.Option("--target", help="Largest acceptable stockout probability.")
     ] = 0.05,
     verify: Annotated[
-        bool, typer.Option("--verify/--no-verify", help="Re-run with the recommended orders placed.")
+        bool,
+        typer.Option("--verify/--no-verify", help="Re-run with the recommended orders placed."),
     ] = True,
     seed: Annotated[int | None, typer.Option("--seed", help="Root seed.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output directory.")] = None,
@@ -242,14 +274,13 @@ def risk(
             orders = recommend_orders(result, target)
             after = None
             if verify and len(orders):
-                after = assess_risk(resolved, with_orders(current, orders), days, replications, seed)
+                after = assess_risk(
+                    resolved, with_orders(current, orders), days, replications, seed
+                )
     except TandemError as exc:
         _fail(exc)
         return
-    if out is None:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        out = Path("runs") / f"risk-{resolved.name}-{current.as_of}-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_dir(out, f"risk-{resolved.name}-{current.as_of}")
     write_text(out / "risk_items.csv", result.by_item.to_csv(index=False, float_format="%.6g"))
     write_text(out / "risk_weekly.csv", result.weekly.to_csv(index=False, float_format="%.6g"))
     write_text(out / "recommended_orders.csv", orders.to_csv(index=False, float_format="%.6g"))
@@ -265,27 +296,53 @@ def risk(
     }
     if after is not None:
         reduction = risk_reduction(result, after)
-        write_text(out / "risk_after_orders.csv", reduction.to_csv(index=False, float_format="%.6g"))
-        summary["at_risk_after_orders"] = int((after.by_item["stockout_probability"] > target).sum())
+        write_text(
+            out / "risk_after_orders.csv", reduction.to_csv(index=False, float_format="%.6g")
+        )
+        summary["at_risk_after_orders"] = int(
+            (after.by_item["stockout_probability"] > target).sum()
+        )
     write_text(out / "risk_summary.json", json.dumps(summary, indent=2))
 
     shown = result.by_item[result.by_item["stockout_probability"] > 0].head(15)
-    table = Table(title=f"stockout risk over {days} days from {current.as_of} ({replications} runs)")
-    for column in ("stock point", "item", "P(stockout)", "exp. shortage", "first at risk", "most responsible"):
+    table = Table(
+        title=f"stockout risk over {days} days from {current.as_of} ({replications} runs)"
+    )
+    for column in (
+        "stock point",
+        "item",
+        "P(stockout)",
+        "exp. shortage",
+        "first at risk",
+        "most responsible",
+    ):
         table.add_column(column, justify="right" if column.startswith(("P", "exp")) else "left")
     for row in shown.itertuples(index=False):
-        first = "-" if math.isnan(row.first_risk_day) else (current.as_of + dt.timedelta(days=int(row.first_risk_day))).isoformat()
-        table.add_row(row.node, row.item, f"{100 * row.stockout_probability:.0f} %",
-                      f"{row.expected_shortage:,.0f}", first,
-                      f"{row.most_responsible} ({100 * row.responsible_share:.0f} %)")
+        first = (
+            "-"
+            if math.isnan(row.first_risk_day)
+            else (current.as_of + dt.timedelta(days=int(row.first_risk_day))).isoformat()
+        )
+        table.add_row(
+            row.node,
+            row.item,
+            f"{100 * row.stockout_probability:.0f} %",
+            f"{row.expected_shortage:,.0f}",
+            first,
+            f"{row.most_responsible} ({100 * row.responsible_share:.0f} %)",
+        )
     if len(shown):
         console.print(table)
     else:
         console.print(f"no stockout in any of {replications} runs over {days} days")
     if len(orders):
-        console.print(f"recommended orders (target P(stockout) ≤ {100 * target:.0f} %), by value at risk:")
+        console.print(
+            f"recommended orders (target P(stockout) ≤ {100 * target:.0f} %), by value at risk:"
+        )
         for row in orders.itertuples(index=False):
-            late = "" if row.arrives_in_time else " — cannot arrive before the risk starts; expedite"
+            late = (
+                "" if row.arrives_in_time else " — cannot arrive before the risk starts; expedite"
+            )
             console.print(
                 f"  order {row.qty:,.0f} units of {row.item} from {row.source} by {row.order_by} "
                 f"(into {row.node}, expected {row.expected_arrival}; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +13,7 @@ from rich.table import Table
 from optimize.plan import PLAN_TABLES, Plan
 from scenarios import Scenario, load_scenario
 from scenarios.errors import TandemError
-from tandem.cli import _fail, _parse_sets, app, console, err_console
+from tandem.cli import _fail, _output_dir, _parse_sets, app, console, err_console
 
 __all__ = ["next_orders_in_words", "plan"]
 
@@ -104,10 +103,7 @@ def plan(
     except TandemError as exc:
         _fail(exc)
         return
-    if out is None:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        out = Path("runs") / f"plan-{resolved.name}-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_dir(out, f"plan-{resolved.name}")
     for name in PLAN_TABLES:
         write_parquet(out / f"plan_{name}.parquet", result.table(name))
     if len(result.diagnosis):

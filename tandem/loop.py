@@ -46,7 +46,9 @@ _UNITS = {"d": 1, "w": 7}
 def _days(text: str, where: str) -> int:
     match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", text)
     if not match:
-        raise ScenarioError([Problem(where, f"'{text}' is not a duration like 7d or 12w")], source="--replan")
+        raise ScenarioError(
+            [Problem(where, f"'{text}' is not a duration like 7d or 12w")], source="--replan"
+        )
     return int(match.group(1)) * _UNITS[match.group(2) or "d"]
 
 
@@ -72,7 +74,9 @@ class ReplanSpec:
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, _, raw = part.partition("=")
             if key.strip() not in names or not raw:
-                problems.append(Problem(f"--replan {part}", "expected every=…, horizon=… or lookback=…"))
+                problems.append(
+                    Problem(f"--replan {part}", "expected every=…, horizon=… or lookback=…")
+                )
                 continue
             values[names[key.strip()]] = _days(raw, f"--replan {key.strip()}")
         spec = cls(**values)
@@ -130,7 +134,10 @@ def window_demand(
     frame = rows.assign(bucket=(rows["day"] - start_day) // bucket_days)
     frame = frame.groupby(["bucket", "zone", "product"], as_index=False)["units"].sum()
     if correction:
-        factor = [correction.get((z, p), 1.0) for z, p in zip(frame["zone"], frame["product"], strict=True)]
+        factor = [
+            correction.get((z, p), 1.0)
+            for z, p in zip(frame["zone"], frame["product"], strict=True)
+        ]
         frame["units"] = frame["units"].to_numpy() * np.asarray(factor, dtype=float)
     return frame
 
@@ -140,12 +147,16 @@ def planning_state(state: SupplyState, bucket_days: int) -> optimize.PlanningSta
     by arrival bucket (overdue ones in bucket 0), open backorders per zone and product, known
     outages and closures as days from the state's date."""
     on_hand = {
-        (node, item): float(qty) for node, items in state.on_hand.items() for item, qty in items.items()
+        (node, item): float(qty)
+        for node, items in state.on_hand.items()
+        for item, qty in items.items()
     }
     pipeline = []
     for order in state.open_orders:
         arrival = max(0.0, state.day_of(order.expected_arrival))
-        pipeline.append((order.destination, order.item, int(arrival // bucket_days), float(order.qty)))
+        pipeline.append(
+            (order.destination, order.item, int(arrival // bucket_days), float(order.qty))
+        )
     backlog: dict[tuple[str, str], float] = {}
     for line in state.open_customer_orders:
         key = (line.zone, line.product)
@@ -214,7 +225,9 @@ class RollingPlanner:
     see the demand that orders placed now serve, and would starve the network)."""
 
     def __post_init__(self) -> None:
-        needed = cumulative_lead_days(self.scenario) + self.spec.every_days + self.scenario.bucket.days
+        needed = (
+            cumulative_lead_days(self.scenario) + self.spec.every_days + self.scenario.bucket.days
+        )
         self.horizon_days = int(max(self.spec.horizon_days, needed))
         self._sessions: dict[int, optimize.PlanningSession] = {}
 
@@ -245,7 +258,9 @@ class RollingPlanner:
         re-plans of the same window length (:class:`optimize.PlanningSession`: only bounds and
         right-hand sides change, warm-started); the start date does not enter the model."""
         window = self.window(day)
-        demand = window_demand(self.daily, day, window.horizon_days, window.bucket.days, self.correction(day))
+        demand = window_demand(
+            self.daily, day, window.horizon_days, window.bucket.days, self.correction(day)
+        )
         session = self._sessions.get(window.horizon_days)
         if session is None:
             session = self._sessions[window.horizon_days] = optimize.PlanningSession(window)
@@ -291,4 +306,3 @@ def replan_seconds(solves: list[dict[str, Any]]) -> tuple[int, float]:
     if not solves:
         return 0, 0.0
     return len(solves), float(sum(s["seconds"] for s in solves) / len(solves))
-

@@ -18,8 +18,8 @@ the horizon, rounded to MOQ and multiples, from the cheapest source that arrives
 stockout probability first exceeds the target, ordered as late as that allows; when no source
 arrives in time, from the fastest, placed now, for the shortage from its arrival on (the
 shortage before it cannot be prevented by ordering: expedite or reallocate). With its order-by
-date and expected arrival, ranked by value at risk (expected shortage × price). ``verify`` re-runs the risk with
-those orders on their way, on the same random numbers.
+date and expected arrival, ranked by value at risk (expected shortage × price). ``tandem risk
+--verify`` re-runs the risk with those orders on their way, on the same random numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +44,8 @@ from scenarios.state import OpenSupplyOrder, SupplyState, check_state, scenario_
 from sim.run import simulate_replication
 
 __all__ = [
-    "RiskResult",
     "AutoOrder",
+    "RiskResult",
     "assess_risk",
     "auto_order_control",
     "recommend_orders",
@@ -79,7 +78,9 @@ class RiskResult:
 
     def shortage_from(self, node: str, item: str, day: float) -> np.ndarray:
         """Per replication, the units short at ``node``/``item`` on ``day`` or later."""
-        rows = self.daily[(self.daily["node"] == node) & (self.daily["item"] == item) & (self.daily["day"] >= day)]
+        rows = self.daily[
+            (self.daily["node"] == node) & (self.daily["item"] == item) & (self.daily["day"] >= day)
+        ]
         totals = rows.groupby("replication")["qty"].sum()
         return totals.reindex(range(self.replications), fill_value=0.0).to_numpy()
 
@@ -97,8 +98,19 @@ def _deal_lines(state: SupplyState, seed: int, replication: int) -> pd.DataFrame
     for k, (deal, hit) in enumerate(zip(state.deals, won, strict=True)):
         if hit:
             day = state.day_of(deal.expected_close)
-            rows.append((f"deal-{k + 1:04d}", day, -1, "", deal.zone, deal.product, float(deal.qty),
-                         deal.name, day))
+            rows.append(
+                (
+                    f"deal-{k + 1:04d}",
+                    day,
+                    -1,
+                    "",
+                    deal.zone,
+                    deal.product,
+                    float(deal.qty),
+                    deal.name,
+                    day,
+                )
+            )
     return pd.DataFrame.from_records(rows, columns=list(ORDER_COLUMNS)) if rows else None
 
 
@@ -131,8 +143,14 @@ def assess_risk(
     parts = []
     for rep in range(replications):
         tables = simulate_replication(
-            window, sim.ReleaseSchedule.empty(), rep, seed, network, demand,
-            initial_state=state, extra_orders=_deal_lines(state, seed, rep),
+            window,
+            sim.ReleaseSchedule.empty(),
+            rep,
+            seed,
+            network,
+            demand,
+            initial_state=state,
+            extra_orders=_deal_lines(state, seed, rep),
         )
         parts.append({k: tables[k] for k in ("orders", "events")})
     events = pd.concat([p["events"] for p in parts], ignore_index=True)
@@ -149,25 +167,41 @@ def _summarize(
     network: SupplyNetwork,
 ) -> RiskResult:
     stock_points = set(network.stock_points)
-    short = events[events["event"].isin(["backordered", "lost"]) & events["node"].isin(stock_points)]
+    short = events[
+        events["event"].isin(["backordered", "lost"]) & events["node"].isin(stock_points)
+    ]
     short = short.assign(week=(short["time"] // 7).astype(int), day=np.floor(short["time"]))
     n_weeks = math.ceil(window.horizon_days / 7)
     pairs = [(n, i) for n in network.stock_points for i in network.items_at(n)]
     weekly_rows = []
     grouped = short.groupby(["node", "product", "week"])
     for (node, item, week), rows in grouped:
-        weekly_rows.append((node, item, int(week), rows["replication"].nunique() / replications,
-                            float(rows["qty"].sum()) / replications))
-    weekly = pd.DataFrame(weekly_rows, columns=["node", "item", "week", "stockout_probability", "expected_shortage"])
+        weekly_rows.append(
+            (
+                node,
+                item,
+                int(week),
+                rows["replication"].nunique() / replications,
+                float(rows["qty"].sum()) / replications,
+            )
+        )
+    weekly = pd.DataFrame(
+        weekly_rows, columns=["node", "item", "week", "stockout_probability", "expected_shortage"]
+    )
     full = pd.MultiIndex.from_tuples(
         [(n, i, w) for n, i in pairs for w in range(n_weeks)], names=["node", "item", "week"]
     )
     weekly = weekly.set_index(["node", "item", "week"]).reindex(full, fill_value=0.0).reset_index()
-    weekly.insert(3, "week_start", [state.as_of + dt.timedelta(days=7 * int(w)) for w in weekly["week"]])
+    weekly.insert(
+        3, "week_start", [state.as_of + dt.timedelta(days=7 * int(w)) for w in weekly["week"]]
+    )
 
-    per_rep = short.groupby(["replication", "node", "product"]).agg(
-        shortage=("qty", "sum"), first_day=("day", "min")
-    ).reset_index().rename(columns={"product": "item"})
+    per_rep = (
+        short.groupby(["replication", "node", "product"])
+        .agg(shortage=("qty", "sum"), first_day=("day", "min"))
+        .reset_index()
+        .rename(columns={"product": "item"})
+    )
     blame = _responsibility(orders, per_rep, window.horizon_days)
     price = {p: spec.price for p, spec in window.products.items()}
     rows = []
@@ -189,14 +223,24 @@ def _summarize(
                 "responsible_share": share,
             }
         )
-    columns = ["node", "item", "stockout_probability", "expected_shortage", "value_at_risk",
-               "first_risk_day", "most_responsible", "responsible_share"]
+    columns = [
+        "node",
+        "item",
+        "stockout_probability",
+        "expected_shortage",
+        "value_at_risk",
+        "first_risk_day",
+        "most_responsible",
+        "responsible_share",
+    ]
     by_item = pd.DataFrame(rows, columns=columns).sort_values(
         ["value_at_risk", "stockout_probability"], ascending=False
     )
     daily = short.groupby(["replication", "node", "product", "day"], as_index=False)["qty"].sum()
     daily = daily.rename(columns={"product": "item"})
-    return RiskResult(window, state, replications, weekly, by_item.reset_index(drop=True), per_rep, daily)
+    return RiskResult(
+        window, state, replications, weekly, by_item.reset_index(drop=True), per_rep, daily
+    )
 
 
 def _responsibility(
@@ -211,12 +255,17 @@ def _responsibility(
     late_done = done & (inbound["last_delivery_time"] > expected + _LATE_DAYS)
     late_open = ~done & (expected + _LATE_DAYS < horizon)
     late = inbound[late_done | late_open]
-    label = np.where(late["order_type"] == "purchase", late["source"], "lane " + late["lane"].astype(str))
+    label = np.where(
+        late["order_type"] == "purchase", late["source"], "lane " + late["lane"].astype(str)
+    )
     late = late.assign(who=label)
     result = {}
     for (node, item), runs in per_rep.groupby(["node", "item"]):
-        mine = late[(late["destination"] == node) & (late["product"] == item)
-                    & late["replication"].isin(runs["replication"])]
+        mine = late[
+            (late["destination"] == node)
+            & (late["product"] == item)
+            & late["replication"].isin(runs["replication"])
+        ]
         if mine.empty:
             result[(node, item)] = ("demand", 1.0)
             continue
@@ -246,8 +295,12 @@ def recommend_orders(risk: RiskResult, target: float = 0.05) -> pd.DataFrame:
     for entry in risk.by_item.itertuples(index=False):
         if entry.stockout_probability <= target:
             continue
-        runs = risk.shortages[(risk.shortages["node"] == entry.node) & (risk.shortages["item"] == entry.item)]
-        firsts = np.concatenate([runs["first_day"].to_numpy(), np.full(risk.replications - len(runs), np.inf)])
+        runs = risk.shortages[
+            (risk.shortages["node"] == entry.node) & (risk.shortages["item"] == entry.item)
+        ]
+        firsts = np.concatenate(
+            [runs["first_day"].to_numpy(), np.full(risk.replications - len(runs), np.inf)]
+        )
         need_by = float(np.quantile(firsts, target, method="lower"))
         options = []
         for lane in network.sourcing_options(entry.node, entry.item):
@@ -257,7 +310,13 @@ def recommend_orders(risk: RiskResult, target: float = 0.05) -> pd.DataFrame:
             in_time = lead <= need_by + 1e-9
             # an order arriving too late can only cover the shortage from its arrival on
             arrival = 0.0 if in_time else lead
-            need = float(np.quantile(risk.shortage_from(entry.node, entry.item, arrival), 1.0 - target, method="higher"))
+            need = float(
+                np.quantile(
+                    risk.shortage_from(entry.node, entry.item, arrival),
+                    1.0 - target,
+                    method="higher",
+                )
+            )
             if need <= 1e-9:
                 continue
             qty = need
@@ -266,8 +325,18 @@ def recommend_orders(risk: RiskResult, target: float = 0.05) -> pd.DataFrame:
                 qty = _round_to_lot(need, offer.moq, offer.order_multiple)
             elif state.on_hand.get(move.src, {}).get(entry.item, 0.0) < need:
                 continue  # the upstream stock point cannot cover it
-            options.append((not in_time, move.cost_per_unit if in_time else lead,
-                            lane, move, kind, qty, in_time, lead))
+            options.append(
+                (
+                    not in_time,
+                    move.cost_per_unit if in_time else lead,
+                    lane,
+                    move,
+                    kind,
+                    qty,
+                    in_time,
+                    lead,
+                )
+            )
         if not options:
             continue
         _, _, lane, move, kind, qty, in_time, lead = min(options, key=lambda o: (o[0], o[1], o[2]))
@@ -287,8 +356,19 @@ def recommend_orders(risk: RiskResult, target: float = 0.05) -> pd.DataFrame:
                 "value_at_risk": entry.value_at_risk,
             }
         )
-    columns = ["node", "item", "source", "lane", "kind", "qty", "order_by", "expected_arrival",
-               "arrives_in_time", "stockout_probability", "value_at_risk"]
+    columns = [
+        "node",
+        "item",
+        "source",
+        "lane",
+        "kind",
+        "qty",
+        "order_by",
+        "expected_arrival",
+        "arrives_in_time",
+        "stockout_probability",
+        "value_at_risk",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values("value_at_risk", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -297,7 +377,9 @@ def _effective_lead(scenario: Scenario, state: SupplyState, move: Any, kind: str
     """Days from ordering today to receipt, waiting out a known outage of the supplier or a known
     closure of the lane (the order ships when it is over)."""
     lead = float(move.lead_time_days)
-    supplier_lead = float(scenario.nodes[move.src].lead_time.expected()) if kind == "purchase" else 0.0
+    supplier_lead = (
+        float(scenario.nodes[move.src].lead_time.expected()) if kind == "purchase" else 0.0
+    )
     ready = supplier_lead
     for known in state.disruptions:
         until = state.day_of(known.until)
@@ -309,11 +391,17 @@ def _effective_lead(scenario: Scenario, state: SupplyState, move: Any, kind: str
 
 
 def with_orders(state: SupplyState, orders: pd.DataFrame) -> SupplyState:
-    """``state`` with recommended ``orders`` placed (on their way, due on their expected arrival)."""
+    """``state`` with recommended ``orders`` placed (on their way, due on expected arrival)."""
     extra = tuple(
         OpenSupplyOrder(
-            id=f"REC-{k + 1:04d}", kind=row.kind, source=row.source, destination=row.node,
-            item=row.item, qty=float(row.qty), expected_arrival=row.expected_arrival, lane=int(row.lane),
+            id=f"REC-{k + 1:04d}",
+            kind=row.kind,
+            source=row.source,
+            destination=row.node,
+            item=row.item,
+            qty=float(row.qty),
+            expected_arrival=row.expected_arrival,
+            lane=int(row.lane),
         )
         for k, row in enumerate(orders.itertuples(index=False))
     )
@@ -344,10 +432,18 @@ class AutoOrder:
         base = self.scenario.model_copy(update={"disruptions": []})
         risk = assess_risk(base, state, horizon, self.replications, seed=self.seed + int(day))
         orders = recommend_orders(risk, self.target)
-        soon = pd.Series([(o - state.as_of).days < self.every_days for o in orders["order_by"]], dtype=bool)
+        soon = pd.Series(
+            [(o - state.as_of).days < self.every_days for o in orders["order_by"]], dtype=bool
+        )
         due = orders[soon.to_numpy()] if len(orders) else orders
-        self.decisions.append({"day": day, "orders": len(due), "units": float(due["qty"].sum()),
-                               "seconds": time.perf_counter() - started})
+        self.decisions.append(
+            {
+                "day": day,
+                "orders": len(due),
+                "units": float(due["qty"].sum()),
+                "seconds": time.perf_counter() - started,
+            }
+        )
         if due.empty:
             return None
         network = SupplyNetwork(self.scenario)
@@ -356,8 +452,14 @@ class AutoOrder:
         for row in due.itertuples(index=False):
             release = day + (row.order_by - state.as_of).days
             lead = movements[(row.lane, row.item)].lead_time_days
-            entry = {"lane": row.lane, "dst": row.node, "item": row.item, "release_day": release,
-                     "due_day": release + lead, "qty": row.qty}
+            entry = {
+                "lane": row.lane,
+                "dst": row.node,
+                "item": row.item,
+                "release_day": release,
+                "due_day": release + lead,
+                "qty": row.qty,
+            }
             (purchases if row.kind == "purchase" else transfers).append(entry)
         return sim.ReleaseSchedule.from_tables(
             {"purchases": pd.DataFrame(purchases), "transfers": pd.DataFrame(transfers)}
@@ -366,13 +468,16 @@ class AutoOrder:
 
 def auto_order_control(auto: AutoOrder) -> sim.Control:
     """The :class:`sim.Control` of an auto-order loop (orders are added, not replacing a plan)."""
-    return sim.Control(every_days=float(auto.every_days), decide=auto.decide, replace=False, first_day=0.0)
+    return sim.Control(
+        every_days=float(auto.every_days), decide=auto.decide, replace=False, first_day=0.0
+    )
 
 
 def risk_reduction(before: RiskResult, after: RiskResult) -> pd.DataFrame:
     """Stockout probability and expected shortage per stock point and item, before and after."""
     keys = ["node", "item"]
     cols = ["stockout_probability", "expected_shortage"]
-    merged = before.by_item[keys + cols].merge(after.by_item[keys + cols], on=keys, suffixes=("_before", "_after"))
+    merged = before.by_item[keys + cols].merge(
+        after.by_item[keys + cols], on=keys, suffixes=("_before", "_after")
+    )
     return merged
-

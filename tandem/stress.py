@@ -45,8 +45,8 @@ from scenarios import Scenario
 from scenarios.errors import PlanError, Problem, ScenarioError
 from scenarios.loader import scenario_from_dict, scenario_to_dict
 from scenarios.network import SupplyNetwork
-from scenarios.schema import Disruption, NodeKind
-from sim.run import replication_seed, simulate_replication
+from scenarios.schema import NodeKind
+from sim.run import simulate_replication
 from tandem.loop import ObservedStream, ReplanSpec, RollingPlanner, daily_forecast
 from tandem.pipeline import plan_summary, run_kpis
 from tandem.risk import AutoOrder, auto_order_control
@@ -72,7 +72,7 @@ PROFILES = {
     "random": "the scenario's, plus random outages of every supplier (MTBF 120 d, MTTR 10 d) and "
     "random 3-day delays on every lane out of a supplier (MTBF 60 d, MTTR 5 d)",
 }
-"""Built-in disruption profiles; a YAML file with a ``disruptions:`` list replaces the scenario's."""
+"""Built-in disruption profiles (a YAML file's ``disruptions:`` list replaces the scenario's)."""
 
 _CAMPAIGN_STREAM = 0xCA4
 """Spawn key of the campaign-performance stream (apart from the simulation's four streams)."""
@@ -104,20 +104,36 @@ def apply_profile(scenario: Scenario, profile: str, plan: Plan | None = None) ->
             raise ScenarioError([Problem("--disruptions", "supplier_outage needs a supplier")])
         start = scenario.start_date + pd.Timedelta(days=scenario.horizon_days // 3).to_pytimedelta()
         disruptions.append(
-            {"name": f"{supplier} outage (stress)", "kind": "supplier_outage", "node": supplier,
-             "start": start.isoformat(), "duration_days": 21.0}
+            {
+                "name": f"{supplier} outage (stress)",
+                "kind": "supplier_outage",
+                "node": supplier,
+                "start": start.isoformat(),
+                "duration_days": 21.0,
+            }
         )
     elif profile == "random":
         net = SupplyNetwork(scenario)
         for supplier in net.nodes_of(NodeKind.SUPPLIER):
             disruptions.append(
-                {"name": f"{supplier} random outage", "kind": "supplier_outage", "node": supplier,
-                 "mtbf_days": 120.0, "mttr_days": 10.0}
+                {
+                    "name": f"{supplier} random outage",
+                    "kind": "supplier_outage",
+                    "node": supplier,
+                    "mtbf_days": 120.0,
+                    "mttr_days": 10.0,
+                }
             )
             for lane in net.outbound_lanes(supplier):
                 disruptions.append(
-                    {"name": f"lane {lane} random delay", "kind": "lane_delay", "lane": lane,
-                     "mtbf_days": 60.0, "mttr_days": 5.0, "extra_days": 3.0}
+                    {
+                        "name": f"lane {lane} random delay",
+                        "kind": "lane_delay",
+                        "lane": lane,
+                        "mtbf_days": 60.0,
+                        "mttr_days": 5.0,
+                        "extra_days": 3.0,
+                    }
                 )
     else:
         path = Path(profile)
@@ -128,7 +144,9 @@ def apply_profile(scenario: Scenario, profile: str, plan: Plan | None = None) ->
             )
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(raw, dict) or not isinstance(raw.get("disruptions"), list):
-            raise ScenarioError([Problem("disruptions", "the file needs a 'disruptions:' list")], source=str(path))
+            raise ScenarioError(
+                [Problem("disruptions", "the file needs a 'disruptions:' list")], source=str(path)
+            )
         disruptions = raw["disruptions"]
     data["disruptions"] = disruptions
     return scenario_from_dict(data, source=f"--disruptions {profile}")
@@ -137,7 +155,8 @@ def apply_profile(scenario: Scenario, profile: str, plan: Plan | None = None) ->
 def policy_scenario(scenario: Scenario, forecast: pd.DataFrame, kind: str) -> Scenario:
     """``scenario`` with every stock point under a classical policy sized from ``forecast``:
     ``base_stock`` (S = reorder point + one day of demand) or ``s_S`` (s = reorder point,
-    S = s + one bucket of demand); reorder point from :func:`optimize.safety_stock.safety_stock_table`
+    S = s + one bucket of demand); reorder point from
+    :func:`optimize.safety_stock.safety_stock_table`
     (95 % cycle service level)."""
     data = optimize.PlanningData.from_scenario(scenario, forecast)
     table = safety_stock_table(scenario, forecast, data.downstream, cycle_service_level=0.95)
@@ -146,12 +165,21 @@ def policy_scenario(scenario: Scenario, forecast: pd.DataFrame, kind: str) -> Sc
         reorder = float(row.reorder_point)
         if kind == "base_stock":
             level = math.ceil(reorder + row.mean_daily_demand)
-            policies.append({"node": row.node, "product": row.item, "kind": "base_stock", "order_up_to": level})
+            policies.append(
+                {"node": row.node, "product": row.item, "kind": "base_stock", "order_up_to": level}
+            )
         else:
             low = math.ceil(reorder)
             high = math.ceil(low + row.mean_daily_demand * scenario.bucket.days)
-            policies.append({"node": row.node, "product": row.item, "kind": "s_S",
-                             "reorder_point": low, "order_up_to": max(high, low + 1)})
+            policies.append(
+                {
+                    "node": row.node,
+                    "product": row.item,
+                    "kind": "s_S",
+                    "reorder_point": low,
+                    "order_up_to": max(high, low + 1),
+                }
+            )
     raw = scenario_to_dict(scenario)
     raw["policies"] = policies
     return scenario_from_dict(raw, source=f"{scenario.name} ({kind})")
@@ -170,7 +198,9 @@ def campaign_factors(scenario: Scenario, seed: int, replication: int, cv: float)
     if cv <= 0 or not scenario.crm.campaigns:
         return [1.0] * len(scenario.crm.campaigns)
     sigma = math.sqrt(math.log(1.0 + cv * cv))
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(replication, _CAMPAIGN_STREAM)))
+    rng = np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(replication, _CAMPAIGN_STREAM))
+    )
     draws = rng.normal(-sigma * sigma / 2, sigma, len(scenario.crm.campaigns))
     return [float(x) for x in np.exp(draws)]
 
@@ -179,7 +209,12 @@ def _campaign_scenario(scenario: Scenario, factors: Sequence[float]) -> Scenario
     if all(f == 1.0 for f in factors):
         return scenario
     campaigns = tuple(
-        c.model_copy(update={"max_lift": c.max_lift * f, "lead_lift": None if c.lead_lift is None else c.lead_lift * f})
+        c.model_copy(
+            update={
+                "max_lift": c.max_lift * f,
+                "lead_lift": None if c.lead_lift is None else c.lead_lift * f,
+            }
+        )
         for c, f in zip(scenario.crm.campaigns, factors, strict=True)
     )
     crm = scenario.crm.model_copy(update={"campaigns": campaigns})
@@ -224,15 +259,27 @@ class StressResult:
     forecast: pd.DataFrame
     outcomes: dict[str, StrategyOutcome]
 
-    def comparison(self, metrics: Sequence[str] = ("fill_rate", "otif", "total_cost", "margin",
-                                                    "avg_inventory", "backorders", "lost_sales")) -> pd.DataFrame:
+    def comparison(
+        self,
+        metrics: Sequence[str] = (
+            "fill_rate",
+            "otif",
+            "total_cost",
+            "margin",
+            "avg_inventory",
+            "backorders",
+            "lost_sales",
+        ),
+    ) -> pd.DataFrame:
         """One row per strategy and metric: mean, 95 % CI half-width and the paired difference
         to the static plan on the same random numbers; plus re-planning cost."""
         base = self.outcomes["static"].kpis
         base = base[base["scope"] == "all"].set_index(["metric", "replication"])["value"]
         rows = []
         for name, outcome in self.outcomes.items():
-            kpis = outcome.kpis[outcome.kpis["scope"] == "all"].set_index(["metric", "replication"])["value"]
+            kpis = outcome.kpis[outcome.kpis["scope"] == "all"].set_index(
+                ["metric", "replication"]
+            )["value"]
             for metric in metrics:
                 if metric not in kpis.index.get_level_values(0):
                     continue
@@ -243,14 +290,26 @@ class StressResult:
                         "strategy": name,
                         "metric": metric,
                         "mean": float(values.mean()),
-                        "ci_halfwidth": float(t95(len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan,
+                        "ci_halfwidth": float(
+                            t95(len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+                        )
+                        if len(values) > 1
+                        else math.nan,
                         "diff_vs_static": diff.get("diff", 0.0 if name == "static" else math.nan),
                         "diff_ci_halfwidth": diff.get("ci_halfwidth", math.nan),
                     }
                 )
             cost = outcome.replan_cost()
-            rows.append({"strategy": name, "metric": "replans_per_run", "mean": cost["solves_per_run"]})
-            rows.append({"strategy": name, "metric": "seconds_per_replan", "mean": cost["seconds_per_solve"]})
+            rows.append(
+                {"strategy": name, "metric": "replans_per_run", "mean": cost["solves_per_run"]}
+            )
+            rows.append(
+                {
+                    "strategy": name,
+                    "metric": "seconds_per_replan",
+                    "mean": cost["seconds_per_solve"],
+                }
+            )
         return pd.DataFrame(rows)
 
     def strategy_runs(self) -> list[StrategyRun]:
@@ -271,9 +330,11 @@ class StressResult:
                     kpis=outcome.kpis[list(reports.KPI_COLUMNS)],
                     tables=tables,
                     plan_summary=plan_summary(self.plan),
-                    meta={"disruption profile": self.profile,
-                          "re-plans per run": f"{cost['solves_per_run']:.1f}",
-                          "seconds per re-plan": f"{cost['seconds_per_solve']:.2f}"},
+                    meta={
+                        "disruption profile": self.profile,
+                        "re-plans per run": f"{cost['solves_per_run']:.1f}",
+                        "seconds per re-plan": f"{cost['seconds_per_solve']:.2f}",
+                    },
                     seed=self.seed,
                 )
             )
@@ -313,7 +374,9 @@ def stress_test(
     """
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
-        raise ScenarioError([Problem("--strategies", f"unknown {unknown}; choose from {list(STRATEGIES)}")])
+        raise ScenarioError(
+            [Problem("--strategies", f"unknown {unknown}; choose from {list(STRATEGIES)}")]
+        )
     if replications < 1:
         raise ScenarioError([Problem("--replications", "must be at least 1")])
     order = ["static", *[s for s in STRATEGIES if s in strategies and s != "static"]]
@@ -321,19 +384,30 @@ def stress_test(
     forecast = DemandModel(scenario).expected_by_bucket()
     plan = optimize.plan_supply(scenario, forecast)
     if not plan.status.has_plan:
-        raise PlanError(f"no usable supply plan for '{scenario.name}': {plan.status}. {plan.message}")
+        raise PlanError(
+            f"no usable supply plan for '{scenario.name}': {plan.status}. {plan.message}"
+        )
     stressed = _with_uncertainty(apply_profile(scenario, profile, plan), uncertainty)
     cv = campaign_cv if uncertainty else 0.0
     releases = sim.ReleaseSchedule.from_tables(plan.tables)
     daily = daily_forecast(scenario)
     scenarios = {
-        name: policy_scenario(stressed, forecast, name) if name in ("base_stock", "s_S") else stressed
+        name: policy_scenario(stressed, forecast, name)
+        if name in ("base_stock", "s_S")
+        else stressed
         for name in order
     }
     tasks = [
         _StrategyTask(
-            name, scenarios[name], releases, rep, seed, cv,
-            replan or ReplanSpec() if name == "rolling" else None, daily, auto_replications,
+            name,
+            scenarios[name],
+            releases,
+            rep,
+            seed,
+            cv,
+            replan or ReplanSpec() if name == "rolling" else None,
+            daily,
+            auto_replications,
         )
         for name in order
         for rep in range(replications)
@@ -344,8 +418,13 @@ def stress_test(
         mine = [r for t, r in zip(tasks, results, strict=True) if t.name == name]
         outcomes[name] = _outcome(name, scenarios[name], mine, seed, daily, plan, forecast)
     return StressResult(
-        scenario=stressed, profile=profile, seed=seed, replications=replications, plan=plan,
-        forecast=forecast, outcomes=outcomes,
+        scenario=stressed,
+        profile=profile,
+        seed=seed,
+        replications=replications,
+        plan=plan,
+        forecast=forecast,
+        outcomes=outcomes,
     )
 
 
@@ -387,7 +466,9 @@ def _run_tasks(
 def _run_task(task: _StrategyTask) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
     """One replication of one strategy: its tables and its re-plan / auto-order decisions."""
     name, scenario, rep, seed = task.name, task.scenario, task.replication, task.seed
-    rep_scenario = _campaign_scenario(scenario, campaign_factors(scenario, seed, rep, task.campaign_cv))
+    rep_scenario = _campaign_scenario(
+        scenario, campaign_factors(scenario, seed, rep, task.campaign_cv)
+    )
     planners: list[RollingPlanner] = []
     autos: list[AutoOrder] = []
 
@@ -406,8 +487,13 @@ def _run_task(task: _StrategyTask) -> tuple[dict[str, pd.DataFrame], list[dict[s
 
     follows_plan = name in ("static", "rolling")
     tables = simulate_replication(
-        rep_scenario, task.releases if follows_plan else sim.ReleaseSchedule.empty(), rep, seed,
-        SupplyNetwork(rep_scenario), DemandModel(rep_scenario), control=control,
+        rep_scenario,
+        task.releases if follows_plan else sim.ReleaseSchedule.empty(),
+        rep,
+        seed,
+        SupplyNetwork(rep_scenario),
+        DemandModel(rep_scenario),
+        control=control,
     )
     solves = [{**s, "replication": rep} for p in planners for s in p.solves]
     solves += [{**d, "replication": rep} for a in autos for d in a.decisions]
@@ -451,7 +537,9 @@ def planned_service(plan: Plan) -> dict[str, float]:
     for _, rows in service.groupby(["zone", "item"]):
         rows = rows.sort_values("bucket")
         previous = 0.0
-        for demand, served, backlog in zip(rows["demand"], rows["served"], rows["backlog"], strict=True):
+        for demand, served, backlog in zip(
+            rows["demand"], rows["served"], rows["backlog"], strict=True
+        ):
             filled += min(demand, max(0.0, served - previous))
             previous = backlog
     demand = float(service["demand"].sum())
@@ -474,7 +562,9 @@ def plan_vs_realised(
     simulated costs of the same kind."""
     planned = planned_service(plan)
     inventory = plan.inventory
-    planned["avg_inventory"] = float(inventory.groupby("bucket")["qty"].sum().mean()) if len(inventory) else 0.0
+    planned["avg_inventory"] = (
+        float(inventory.groupby("bucket")["qty"].sum().mean()) if len(inventory) else 0.0
+    )
     costs = plan.cost_breakdown
     planned["purchase_cost"] = float(costs.get("purchase", 0.0))
     planned["holding_cost"] = float(costs.get("holding", 0.0))
@@ -484,21 +574,47 @@ def plan_vs_realised(
     realised = kpis[kpis["scope"] == "all"].groupby("metric")["value"].mean().to_dict()
     inv = tables.get("inventory")
     if inv is not None and len(inv):
-        realised["avg_inventory"] = float(inv.groupby(["replication", "day"])["on_hand"].sum().groupby(level=0).mean().mean())
-        realised["backorders"] = float(inv.groupby(["replication", "day"])["backorders"].sum().groupby(level=0).mean().mean())
+        realised["avg_inventory"] = float(
+            inv.groupby(["replication", "day"])["on_hand"].sum().groupby(level=0).mean().mean()
+        )
+        realised["backorders"] = float(
+            inv.groupby(["replication", "day"])["backorders"].sum().groupby(level=0).mean().mean()
+        )
     orders = tables["orders"]
     purchases = orders[orders["order_type"] == "purchase"]
     reps = max(1, int(kpis["replication"].nunique()))
     realised["purchased_units"] = float(purchases["qty"].sum()) / reps
-    units = {"fill_rate": "fraction", "avg_inventory": "units", "backorders": "units",
-             "demand_units": "units", "lost_sales": "units", "purchased_units": "units"}
+    units = {
+        "fill_rate": "fraction",
+        "avg_inventory": "units",
+        "backorders": "units",
+        "demand_units": "units",
+        "lost_sales": "units",
+        "purchased_units": "units",
+    }
     rows = []
-    for measure in ("demand_units", "fill_rate", "backorders", "lost_sales", "avg_inventory",
-                    "purchased_units", "purchase_cost", "holding_cost", "transport_cost",
-                    "ordering_cost"):
+    for measure in (
+        "demand_units",
+        "fill_rate",
+        "backorders",
+        "lost_sales",
+        "avg_inventory",
+        "purchased_units",
+        "purchase_cost",
+        "holding_cost",
+        "transport_cost",
+        "ordering_cost",
+    ):
         p, r = planned.get(measure, math.nan), realised.get(measure, math.nan)
-        rows.append({"measure": measure, "planned": p, "realised": r, "difference": r - p,
-                     "unit": units.get(measure, "currency")})
+        rows.append(
+            {
+                "measure": measure,
+                "planned": p,
+                "realised": r,
+                "difference": r - p,
+                "unit": units.get(measure, "currency"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -511,14 +627,30 @@ _RELEASE_KEY = ["day", "kind", "where", "item"]
 def _plan_releases(plan: Plan) -> pd.DataFrame:
     frames = []
     if len(plan.purchases):
-        frames.append(plan.purchases.assign(kind="purchase", where=plan.purchases["lane"].astype(str),
-                                            day=plan.purchases["release_day"]))
+        frames.append(
+            plan.purchases.assign(
+                kind="purchase",
+                where=plan.purchases["lane"].astype(str),
+                day=plan.purchases["release_day"],
+            )
+        )
     if len(plan.transfers):
-        frames.append(plan.transfers.assign(kind="transfer", where=plan.transfers["lane"].astype(str),
-                                            day=plan.transfers["release_day"]))
+        frames.append(
+            plan.transfers.assign(
+                kind="transfer",
+                where=plan.transfers["lane"].astype(str),
+                day=plan.transfers["release_day"],
+            )
+        )
     if len(plan.production):
-        frames.append(plan.production.assign(kind="production", where=plan.production["plant"],
-                                             item=plan.production["product"], day=plan.production["start_day"]))
+        frames.append(
+            plan.production.assign(
+                kind="production",
+                where=plan.production["plant"],
+                item=plan.production["product"],
+                day=plan.production["start_day"],
+            )
+        )
     if not frames:
         return _release_frame(pd.DataFrame({c: [] for c in [*_RELEASE_KEY, "qty"]}))
     frame = pd.concat([f[[*_RELEASE_KEY, "qty"]] for f in frames], ignore_index=True)
@@ -531,8 +663,17 @@ def _release_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _empty_adherence() -> pd.DataFrame:
-    return pd.DataFrame(columns=["replication", "planned_units", "as_planned_units", "cancelled_units",
-                                 "replanned_units", "outside_plan_units", "adherence"])
+    return pd.DataFrame(
+        columns=[
+            "replication",
+            "planned_units",
+            "as_planned_units",
+            "cancelled_units",
+            "replanned_units",
+            "outside_plan_units",
+            "adherence",
+        ]
+    )
 
 
 def adherence(plan: Plan, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -547,9 +688,17 @@ def adherence(plan: Plan, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     supply = orders[orders["order_type"].isin(["purchase", "transfer", "production"])]
     rows = []
     for rep in sorted(orders["replication"].unique()):
-        made = released[released["replication"] == rep] if released is not None else planned.iloc[0:0]
-        made = _release_frame(made[[*_RELEASE_KEY, "qty"]]).groupby(_RELEASE_KEY, as_index=False)["qty"].sum()
-        both = planned.merge(made, on=_RELEASE_KEY, how="outer", suffixes=("_plan", "_made")).fillna(0.0)
+        made = (
+            released[released["replication"] == rep] if released is not None else planned.iloc[0:0]
+        )
+        made = (
+            _release_frame(made[[*_RELEASE_KEY, "qty"]])
+            .groupby(_RELEASE_KEY, as_index=False)["qty"]
+            .sum()
+        )
+        both = planned.merge(
+            made, on=_RELEASE_KEY, how="outer", suffixes=("_plan", "_made")
+        ).fillna(0.0)
         as_planned = float(np.minimum(both["qty_plan"], both["qty_made"]).sum())
         made_total = float(made["qty"].sum())
         ordered = float(supply.loc[supply["replication"] == rep, "qty"].sum())
@@ -584,8 +733,16 @@ def assumption_breaks(
     orders = tables["orders"]
     reps = sorted(orders["replication"].unique())
     horizon = scenario.horizon_days
-    firsts: dict[str, list[float]] = {k: [] for k in ("demand above forecast", "demand below forecast",
-                                                      "supplier late", "transfer late", "disruption")}
+    firsts: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "demand above forecast",
+            "demand below forecast",
+            "supplier late",
+            "transfer late",
+            "disruption",
+        )
+    }
     fc = daily.groupby(["day", "product"])["units"].sum().unstack(fill_value=0.0)
     fc = fc.reindex(range(horizon), fill_value=0.0)
     cum_fc = fc.cumsum()
@@ -593,12 +750,21 @@ def assumption_breaks(
     windows = disruption_windows(scenario, seed, reps)
     for rep in reps:
         lines = customer[customer["replication"] == rep]
-        real = lines.assign(day=np.floor(lines["placed_time"]).astype(int)).groupby(["day", "product"])["qty"].sum()
-        real = real.unstack(fill_value=0.0).reindex(index=range(horizon), columns=fc.columns, fill_value=0.0)
+        real = (
+            lines.assign(day=np.floor(lines["placed_time"]).astype(int))
+            .groupby(["day", "product"])["qty"]
+            .sum()
+        )
+        real = real.unstack(fill_value=0.0).reindex(
+            index=range(horizon), columns=fc.columns, fill_value=0.0
+        )
         gap = real.cumsum() - cum_fc
         band = np.maximum(0.1 * cum_fc, 3 * np.sqrt(cum_fc)) + 1.0
         settled = (np.arange(horizon) >= _DEMAND_GRACE_DAYS)[:, None]
-        for label, mask in (("demand above forecast", gap > band), ("demand below forecast", -gap > band)):
+        for label, mask in (
+            ("demand above forecast", gap > band),
+            ("demand below forecast", -gap > band),
+        ):
             hit = (mask.to_numpy() & settled).any(axis=1)
             if hit.any():
                 firsts[label].append(float(np.argmax(hit)))
@@ -627,4 +793,6 @@ def assumption_breaks(
             }
         )
     frame = pd.DataFrame(rows)
-    return frame.sort_values(["median_first_day", "assumption"], na_position="last").reset_index(drop=True)
+    return frame.sort_values(["median_first_day", "assumption"], na_position="last").reset_index(
+        drop=True
+    )

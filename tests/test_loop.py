@@ -1,4 +1,4 @@
-"""Plan, stress-test, re-plan: the stress test, the rolling horizon and the engine's control hook."""
+"""Plan, stress-test, re-plan: stress test, rolling horizon, risk and the engine's control hook."""
 
 from __future__ import annotations
 
@@ -40,12 +40,22 @@ def two_supplier_dict(**changes: Any) -> dict[str, Any]:
     }
     data["nodes"]["wh"]["initial_inventory"] = {"widget": 40}
     data["lanes"].append(
-        {"src": "backup", "dst": "wh", "lead_time": {"dist": "fixed", "mean": 2}, "cost_per_unit": 1.0}
+        {
+            "src": "backup",
+            "dst": "wh",
+            "lead_time": {"dist": "fixed", "mean": 2},
+            "cost_per_unit": 1.0,
+        }
     )
     data["crm"]["segments"]["all"]["customers"] = 1000
     data["disruptions"] = [
-        {"name": "sup down", "kind": "supplier_outage", "node": "sup",
-         "start": "2027-01-25", "duration_days": 35}
+        {
+            "name": "sup down",
+            "kind": "supplier_outage",
+            "node": "sup",
+            "start": "2027-01-25",
+            "duration_days": 35,
+        }
     ]
     data.update(changes)
     return data
@@ -58,8 +68,13 @@ def two_supplier(**changes: Any) -> Scenario:
 # ------------------------------------------------------------------------------ stress test
 def test_stress_without_uncertainty_reproduces_the_plan_exactly() -> None:
     scenario = two_supplier(bucket="day", disruptions=[])
-    result = stress_test(scenario, replications=1, strategies=("static", "rolling"),
-                         uncertainty=False, profile="none")
+    result = stress_test(
+        scenario,
+        replications=1,
+        strategies=("static", "rolling"),
+        uncertainty=False,
+        profile="none",
+    )
     for name in ("static", "rolling"):
         table = result.outcomes[name].plan_vs_realised.set_index("measure")
         assert np.allclose(table["realised"], table["planned"], rtol=1e-9, atol=1e-6), (name, table)
@@ -67,13 +82,16 @@ def test_stress_without_uncertainty_reproduces_the_plan_exactly() -> None:
     # the plan bought from the cheap supplier only, 10 a day after the 40 on hand are used up
     assert result.plan.purchases["supplier"].unique().tolist() == ["sup"]
     assert result.outcomes["static"].plan_vs_realised.set_index("measure").loc[
-        "demand_units", "planned"] == pytest.approx(840.0)
+        "demand_units", "planned"
+    ] == pytest.approx(840.0)
 
 
 def test_rolling_replan_beats_the_static_plan_under_a_supplier_outage() -> None:
     result = stress_test(two_supplier(), replications=4, strategies=("static", "rolling"))
     fill = {
-        name: o.kpis.query("metric == 'fill_rate' and scope == 'all'").set_index("replication")["value"]
+        name: o.kpis.query("metric == 'fill_rate' and scope == 'all'").set_index("replication")[
+            "value"
+        ]
         for name, o in result.outcomes.items()
     }
     # same random numbers: the rolling plan is better in every replication, and by a lot
@@ -101,7 +119,9 @@ def test_adherence_counts_cancelled_and_replanned_units() -> None:
     before = planned.loc[planned["release_day"] < 30, "qty"].sum()
 
     def stop_buying(simulation: sim.Simulation) -> sim.Control:
-        return sim.Control(every_days=1000, first_day=30, decide=lambda day, state: sim.ReleaseSchedule.empty())
+        return sim.Control(
+            every_days=1000, first_day=30, decide=lambda day, state: sim.ReleaseSchedule.empty()
+        )
 
     tables = simulate_replication(scenario, releases, 0, 1, control=stop_buying)
     made = tables["plan_releases"]
@@ -110,8 +130,10 @@ def test_adherence_counts_cancelled_and_replanned_units() -> None:
     assert set(made["generation"]) == {0}
     from tandem.stress import adherence
 
-    row = adherence(plan, {k: v.assign(replication=0) if "replication" not in v else v
-                           for k, v in tables.items()}).iloc[0]
+    row = adherence(
+        plan,
+        {k: v.assign(replication=0) if "replication" not in v else v for k, v in tables.items()},
+    ).iloc[0]
     assert row["as_planned_units"] == pytest.approx(before)
     assert row["cancelled_units"] == pytest.approx(planned["qty"].sum() - before)
     assert row["replanned_units"] == pytest.approx(0.0)
@@ -147,7 +169,9 @@ def test_disruption_profiles() -> None:
 def test_replan_spec_parses_days_and_weeks() -> None:
     assert ReplanSpec.parse("every=7d,horizon=12w") == ReplanSpec(7, 84, 28)
     assert ReplanSpec.parse("every=2w, horizon=20, lookback=1w") == ReplanSpec(14, 20, 7)
-    with pytest.raises(ScenarioError, match="--replan horizon: must be at least the re-plan period"):
+    with pytest.raises(
+        ScenarioError, match="--replan horizon: must be at least the re-plan period"
+    ):
         ReplanSpec.parse("every=14d,horizon=7d")
     with pytest.raises(ScenarioError, match="is not a duration"):
         ReplanSpec.parse("every=weekly")
@@ -157,10 +181,20 @@ def test_snapshot_state_becomes_the_planning_state() -> None:
     """A purchase of 30 released on day 1 (supplier 1 day + lane 2 days) is open on day 2 and
     expected on day 4; on-hand is the initial 5 less what customers took on days 0 and 1."""
     scenario = scenario_from_dict(
-        tiny_scenario_dict(simulation={"seed": 7, "stochastic_demand": False, "stochastic_lead_times": False})
+        tiny_scenario_dict(
+            simulation={"seed": 7, "stochastic_demand": False, "stochastic_lead_times": False}
+        )
     )
-    purchases = pd.DataFrame({"lane": [0], "dst": ["wh"], "item": ["widget"],
-                              "release_day": [1], "due_day": [4], "qty": [30.0]})
+    purchases = pd.DataFrame(
+        {
+            "lane": [0],
+            "dst": ["wh"],
+            "item": ["widget"],
+            "release_day": [1],
+            "due_day": [4],
+            "qty": [30.0],
+        }
+    )
     releases = sim.ReleaseSchedule.from_tables({"purchases": purchases})
     states: dict[float, SupplyState] = {}
     tables = simulate_replication(scenario, releases, 0, 7, snapshot_days=(2.0,), states=states)
@@ -170,22 +204,39 @@ def test_snapshot_state_becomes_the_planning_state() -> None:
     taken = min(5.0, customer["qty"].sum())
     assert state.on_hand.get("wh", {}).get("widget", 0.0) == pytest.approx(5.0 - taken)
     (order,) = state.open_orders
-    assert (order.kind, order.source, order.destination, order.qty) == ("purchase", "sup", "wh", 30.0)
+    assert (order.kind, order.source, order.destination, order.qty) == (
+        "purchase",
+        "sup",
+        "wh",
+        30.0,
+    )
     assert order.expected_arrival == dt.date(2027, 1, 8)
     planning = planning_state(state, bucket_days=1)
     assert planning.pipeline == (("wh", "widget", 2, 30.0),)
 
 
 def test_planning_state_carries_backlog_and_known_outages() -> None:
-    state = SupplyState.model_validate({
-        "as_of": "2027-02-01",
-        "on_hand": {"wh": {"widget": 3}},
-        "open_orders": [{"kind": "purchase", "source": "sup", "destination": "wh", "item": "widget",
-                         "qty": 12, "expected_arrival": "2027-01-30"}],
-        "open_customer_orders": [{"zone": "zone", "product": "widget", "qty": 4},
-                                 {"zone": "zone", "product": "widget", "qty": 6}],
-        "disruptions": [{"kind": "supplier_outage", "node": "sup", "until": "2027-02-15"}],
-    })
+    state = SupplyState.model_validate(
+        {
+            "as_of": "2027-02-01",
+            "on_hand": {"wh": {"widget": 3}},
+            "open_orders": [
+                {
+                    "kind": "purchase",
+                    "source": "sup",
+                    "destination": "wh",
+                    "item": "widget",
+                    "qty": 12,
+                    "expected_arrival": "2027-01-30",
+                }
+            ],
+            "open_customer_orders": [
+                {"zone": "zone", "product": "widget", "qty": 4},
+                {"zone": "zone", "product": "widget", "qty": 6},
+            ],
+            "disruptions": [{"kind": "supplier_outage", "node": "sup", "until": "2027-02-15"}],
+        }
+    )
     planning = planning_state(state, bucket_days=7)
     assert planning.on_hand == {("wh", "widget"): 3.0}
     assert planning.pipeline == (("wh", "widget", 0, 12.0),)  # overdue: expected now
@@ -196,17 +247,21 @@ def test_planning_state_carries_backlog_and_known_outages() -> None:
 def test_known_outage_blocks_planned_purchases_until_it_ends() -> None:
     scenario = two_supplier(disruptions=[], bucket="day", horizon_days=28)
     demand = DemandModel(scenario).expected_by_bucket()
-    state = optimize.PlanningState(on_hand={("wh", "widget"): 40.0}, supplier_down_until={"sup": 10.0})
+    state = optimize.PlanningState(
+        on_hand={("wh", "widget"): 40.0}, supplier_down_until={"sup": 10.0}
+    )
     plan = optimize.plan_supply(scenario, demand, state)
     bought = plan.purchases
-    # sup needs 1 day to have an order ready: nothing released before day 9 is ready after the outage
+    # sup needs 1 day to have an order ready: nothing released before day 9 is ready after it
     assert (bought.loc[bought["supplier"] == "sup", "release_day"] >= 9).all()
     # what was needed earlier came from the backup supplier
     assert bought.loc[bought["supplier"] == "backup", "qty"].sum() > 0
 
 
 def test_window_demand_rebuckets_and_corrects() -> None:
-    daily = pd.DataFrame({"day": [5, 6, 7, 8, 20], "zone": "z", "product": "p", "units": [1.0, 2, 3, 4, 5]})
+    daily = pd.DataFrame(
+        {"day": [5, 6, 7, 8, 20], "zone": "z", "product": "p", "units": [1.0, 2, 3, 4, 5]}
+    )
     frame = window_demand(daily, start_day=6, n_days=7, bucket_days=2, correction={("z", "p"): 1.5})
     assert frame[["bucket", "units"]].values.tolist() == [[0, 7.5], [1, 6.0]]
 
@@ -288,8 +343,16 @@ def test_risk_blames_the_late_supplier_and_counts_won_deals() -> None:
     scenario = scenario_from_dict(data)
     state = _state(
         on_hand={"wh": {"widget": 70}},
-        open_orders=[{"kind": "purchase", "source": "sup", "destination": "wh", "item": "widget",
-                      "qty": 300, "expected_arrival": "2027-02-06"}],
+        open_orders=[
+            {
+                "kind": "purchase",
+                "source": "sup",
+                "destination": "wh",
+                "item": "widget",
+                "qty": 300,
+                "expected_arrival": "2027-02-06",
+            }
+        ],
     )
     risk = assess_risk(scenario, state, 28, 2)
     row = risk.by_item.iloc[0]
@@ -297,8 +360,18 @@ def test_risk_blames_the_late_supplier_and_counts_won_deals() -> None:
     # the 300 arrive on day 15 instead of 5: days 7–14 are short (8 days × 10)
     assert row["expected_shortage"] == pytest.approx(80.0)
     assert row["first_risk_day"] == 7.0
-    deal = _state(on_hand={"wh": {"widget": 1000}}, deals=[
-        {"zone": "zone", "product": "widget", "qty": 900, "probability": 1.0, "expected_close": "2027-02-03"}])
+    deal = _state(
+        on_hand={"wh": {"widget": 1000}},
+        deals=[
+            {
+                "zone": "zone",
+                "product": "widget",
+                "qty": 900,
+                "probability": 1.0,
+                "expected_close": "2027-02-03",
+            }
+        ],
+    )
     risk = assess_risk(scenario, deal, 28, 2)
     # 1,000 on hand: the deal's 900 on day 2 and 10 a day leave nothing after day 11
     assert risk.probability("wh", "widget") == 1.0
@@ -310,17 +383,28 @@ def test_state_errors_name_the_field() -> None:
 
     state = _state(
         on_hand={"nowhere": {"widget": 1}, "wh": {"gizmo": 2}},
-        open_orders=[{"kind": "transfer", "source": "sup", "destination": "wh", "item": "widget",
-                      "qty": 1, "expected_arrival": "2027-02-03"}],
+        open_orders=[
+            {
+                "kind": "transfer",
+                "source": "sup",
+                "destination": "wh",
+                "item": "widget",
+                "qty": 1,
+                "expected_arrival": "2027-02-03",
+            }
+        ],
         disruptions=[{"kind": "supplier_outage", "node": "wh", "until": "2027-01-01"}],
     )
     with pytest.raises(ScenarioError) as info:
         assess_risk(two_supplier(), state, 28, 1)
     text = str(info.value)
-    for expected in ("on_hand.nowhere: not a stock point", "on_hand.wh.gizmo: 'gizmo' is not stocked",
-                     "open_orders[0].kind: purchases come from suppliers",
-                     "disruptions[0].node: a supplier_outage needs the supplier's id",
-                     "disruptions[0].until: must be after as_of"):
+    for expected in (
+        "on_hand.nowhere: not a stock point",
+        "on_hand.wh.gizmo: 'gizmo' is not stocked",
+        "open_orders[0].kind: purchases come from suppliers",
+        "disruptions[0].node: a supplier_outage needs the supplier's id",
+        "disruptions[0].until: must be after as_of",
+    ):
         assert expected in text
 
 
@@ -328,7 +412,17 @@ def test_snapshot_cli_and_risk_cli_round_trip(tmp_path) -> None:
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(two_supplier_dict()), encoding="utf-8")
     run = CliRunner().invoke(
-        app, ["run", str(path), "-n", "1", "--snapshot-at", "2027-02-01", "--out", str(tmp_path / "run")]
+        app,
+        [
+            "run",
+            str(path),
+            "-n",
+            "1",
+            "--snapshot-at",
+            "2027-02-01",
+            "--out",
+            str(tmp_path / "run"),
+        ],
     )
     assert run.exit_code == 0, run.output
     state_file = tmp_path / "run" / "state_2027-02-01.yaml"
@@ -338,8 +432,19 @@ def test_snapshot_cli_and_risk_cli_round_trip(tmp_path) -> None:
     assert state.as_of == dt.date(2027, 2, 1)
     assert state.disruptions[0].node == "sup"  # the outage (days 21–56) is under way on day 28
     risk = CliRunner().invoke(
-        app, ["risk", str(path), "--state", str(state_file), "--horizon", "3w", "-n", "5",
-              "--out", str(tmp_path / "risk")]
+        app,
+        [
+            "risk",
+            str(path),
+            "--state",
+            str(state_file),
+            "--horizon",
+            "3w",
+            "-n",
+            "5",
+            "--out",
+            str(tmp_path / "risk"),
+        ],
     )
     assert risk.exit_code == 0, risk.output
     items = pd.read_csv(tmp_path / "risk" / "risk_items.csv")
@@ -355,11 +460,14 @@ def test_snapshot_cli_and_risk_cli_round_trip(tmp_path) -> None:
 
 
 def test_auto_order_places_the_recommended_orders_itself() -> None:
-    result = stress_test(two_supplier(), replications=1, strategies=("static", "auto_order"),
-                         auto_replications=8)
+    result = stress_test(
+        two_supplier(), replications=1, strategies=("static", "auto_order"), auto_replications=8
+    )
     auto = result.outcomes["auto_order"]
-    fill = {n: o.kpis.query("metric == 'fill_rate' and scope == 'all'")["value"].iloc[0]
-            for n, o in result.outcomes.items()}
+    fill = {
+        n: o.kpis.query("metric == 'fill_rate' and scope == 'all'")["value"].iloc[0]
+        for n, o in result.outcomes.items()
+    }
     assert fill["auto_order"] > fill["static"] + 0.2
     # no plan was followed: every purchase came from a weekly decision (days 0, 7, …, 77),
     # placed on its order-by date within the week after it
@@ -378,7 +486,9 @@ def test_state_format_docs_are_current_and_the_example_loads() -> None:
     from scenarios.docs import REGENERATE_STATE, STATE_EXAMPLE, render_state_format
     from scenarios.state import state_from_dict
 
-    committed = (Path(__file__).parent.parent / "docs" / "state-format.md").read_text(encoding="utf-8")
+    committed = (Path(__file__).parent.parent / "docs" / "state-format.md").read_text(
+        encoding="utf-8"
+    )
     assert committed == render_state_format(), f"docs are stale: run `{REGENERATE_STATE}`"
     state = state_from_dict(yaml.safe_load(STATE_EXAMPLE), load_scenario("retailer_holiday"))
     assert state.day_of(state.open_orders[0].expected_arrival) == 17.0
@@ -386,8 +496,13 @@ def test_state_format_docs_are_current_and_the_example_loads() -> None:
 
 
 # ------------------------------------------------------------------------- library scenarios
-SUPPLY_LIBRARY = ("retailer_holiday", "autoparts_supplier_foundry_strike", "integrated_manufacturer",
-                  "b2b_services", "textbook/base_stock_poisson")
+SUPPLY_LIBRARY = (
+    "retailer_holiday",
+    "autoparts_supplier_foundry_strike",
+    "integrated_manufacturer",
+    "b2b_services",
+    "textbook/base_stock_poisson",
+)
 
 
 @pytest.mark.slow
@@ -397,8 +512,12 @@ def test_stress_and_risk_on_library_scenarios_conserve_every_unit(name: str) -> 
     from tandem.risk import assess_risk, recommend_orders
 
     scenario = load_scenario(name, {"horizon_days": 91})
-    result = stress_test(scenario, replications=1, strategies=("static", "rolling"),
-                         profile="supplier_outage" if SupplyNetwork(scenario).nodes_of("supplier") else "none")
+    result = stress_test(
+        scenario,
+        replications=1,
+        strategies=("static", "rolling"),
+        profile="supplier_outage" if SupplyNetwork(scenario).nodes_of("supplier") else "none",
+    )
     for outcome in result.outcomes.values():
         tables = outcome.tables
         assert np.allclose(stock_balance(outcome.scenario, tables)["residual"], 0.0, atol=1e-6)
@@ -406,9 +525,14 @@ def test_stress_and_risk_on_library_scenarios_conserve_every_unit(name: str) -> 
         assert outcome.kpis["value"].notna().any()
     rolling = result.outcomes["rolling"]
     assert len(rolling.solves) == 91 // 7 - (91 % 7 == 0)  # days 7, 14, …, 84
-    start = SupplyState(as_of=scenario.start_date, on_hand={
-        node: dict(spec.initial_inventory) for node, spec in scenario.nodes.items()
-        if getattr(spec, "initial_inventory", None)})
+    start = SupplyState(
+        as_of=scenario.start_date,
+        on_hand={
+            node: dict(spec.initial_inventory)
+            for node, spec in scenario.nodes.items()
+            if getattr(spec, "initial_inventory", None)
+        },
+    )
     risk = assess_risk(scenario, start, horizon_days=28, replications=3)
     assert risk.weekly["stockout_probability"].between(0, 1).all()
     orders = recommend_orders(risk)
@@ -417,12 +541,18 @@ def test_stress_and_risk_on_library_scenarios_conserve_every_unit(name: str) -> 
 
 def test_stress_results_do_not_depend_on_the_executor() -> None:
     runs = [
-        stress_test(two_supplier(), replications=2, strategies=("static", "rolling"),
-                    executor=kind, workers=workers)
+        stress_test(
+            two_supplier(),
+            replications=2,
+            strategies=("static", "rolling"),
+            executor=kind,
+            workers=workers,
+        )
         for kind, workers in (("inline", None), ("local", 2))
     ]
     a, b = (r.comparison().query("metric != 'seconds_per_replan'") for r in runs)
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
     for name in ("static", "rolling"):
-        pd.testing.assert_frame_equal(runs[0].outcomes[name].tables["orders"],
-                                      runs[1].outcomes[name].tables["orders"])
+        pd.testing.assert_frame_equal(
+            runs[0].outcomes[name].tables["orders"], runs[1].outcomes[name].tables["orders"]
+        )
