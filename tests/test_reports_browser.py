@@ -141,3 +141,29 @@ def test_pdf_has_the_expected_pages(report: Path, runs: list[StrategyRun], tmp_p
         "<!DOCTYPE html><html><body><h1>One page</h1><p>text</p></body></html>", encoding="utf-8"
     )
     assert _pages(html_to_pdf(small, tmp_path / "small.pdf").read_bytes()) == 1
+
+
+def test_stress_report_shows_plan_vs_realised_in_the_browser(tmp_path: Path) -> None:
+    """The stress test's executive report: loads clean, draws its charts, and its Plan vs
+    realised section lists every strategy with the planned and realised fill rate."""
+    from tandem.report_builder import write_report
+    from tandem.stress import stress_test
+    from tests.test_loop import two_supplier
+
+    result = stress_test(two_supplier(), replications=2, strategies=("static", "rolling"))
+    path = write_report(result.strategy_runs(), tmp_path / "stress.html")
+    probes = {
+        **_PROBES,
+        "section": "document.querySelector('#plan-vs-realised') !== null",
+        "rows": "Array.from(document.querySelectorAll('#plan-vs-realised table tr'))"
+        ".map(r => r.textContent)",
+    }
+    check = inspect_page(path, probes, width=1200, height=1600)
+    assert check.console_errors == [] and check.external_requests == []
+    values = check.values
+    assert values["state"] == "ready" and values["drawn"] == values["containers"] > 0
+    assert values["section"] is True
+    header = values["rows"][0]
+    assert "Planned" in header and "static" in header and "rolling" in header
+    assert any(row.startswith("Fill rate") for row in values["rows"])
+    assert any("Re-planned" in row for row in values["rows"])
