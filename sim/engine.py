@@ -210,6 +210,144 @@ class _Stock:
     smoothed: float | None = None
 
 
+@dataclass(eq=False, slots=True)
+class _Period:
+    """One period's customer order lines as arrays (see ``ORDER_COLUMNS``), with each line's
+    serving lane (−1 for none), the stock point serving it (an index into
+    ``Simulation._stock_list``, −1 for services and unserved zones) and its allocation priority;
+    ``base`` is the global index of the period's first line."""
+
+    order_id: np.ndarray
+    time: np.ndarray
+    customer: np.ndarray
+    segment: np.ndarray
+    zone: np.ndarray
+    product: np.ndarray
+    qty: np.ndarray
+    campaign: np.ndarray
+    requested: np.ndarray
+    lane: np.ndarray
+    source: np.ndarray
+    stock: np.ndarray
+    priority: np.ndarray
+    base: int
+
+
+_LINE_STATE = (
+    "filled",
+    "shipped",
+    "delivered",
+    "lost",
+    "first_ship",
+    "last_delivery",
+    "expected",
+)
+
+
+class _CustomerLines:
+    """Customer order lines in columns, one row per line in arrival order (the customer part of
+    the orders table).
+
+    Lines served in bulk are recorded in these arrays. A line that the per-line path serves, or
+    that waits in a backorder queue, gets an ``_Order`` (in ``objects``, by line index) that
+    holds its state from then on; the orders table takes those lines from their objects.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.periods: list[_Period] = []
+        self.objects: dict[int, _Order] = {}
+        self._state = {name: np.zeros(0) for name in _LINE_STATE}
+
+    def add(self, period: _Period) -> None:
+        """Register a period's lines (unserved: zero quantities, NaN times)."""
+        n = len(period.time)
+        self.periods.append(period)
+        capacity = len(self._state["filled"])
+        if self.count + n > capacity:
+            grown = max(2 * capacity, self.count + n, 1024)
+            for name, values in self._state.items():
+                fresh = np.zeros(grown) if name in ("filled", "shipped", "delivered", "lost") else np.full(grown, math.nan)
+                fresh[: self.count] = values[: self.count]
+                self._state[name] = fresh
+        self.count += n
+
+    def record(self, start: int, **values: np.ndarray) -> None:
+        """Set the state columns of lines ``start, start + 1, …`` (one array per name)."""
+        for name, column in values.items():
+            self._state[name][start : start + len(column)] = column
+
+    def materialise(self, period: _Period, k: int, restore: bool = False) -> _Order:
+        """The ``_Order`` of line ``k`` of ``period`` (created on first use; ``restore`` copies
+        the state recorded so far)."""
+        index = period.base + k
+        order = self.objects.get(index)
+        if order is not None:
+            return order
+        order = _Order(
+            period.order_id[k],
+            _CUSTOMER,
+            period.product[k],
+            period.source[k],
+            period.zone[k],
+            float(period.qty[k]),
+            float(period.time[k]),
+            float(period.requested[k]),
+            lane=int(period.lane[k]),
+            segment=period.segment[k],
+            customer=int(period.customer[k]),
+            campaign=period.campaign[k],
+        )
+        if restore:
+            state = self._state
+            order.filled_immediately = float(state["filled"][index])
+            order.shipped = float(state["shipped"][index])
+            order.delivered = float(state["delivered"][index])
+            order.lost = float(state["lost"][index])
+            order.first_ship = float(state["first_ship"][index])
+            order.last_delivery = float(state["last_delivery"][index])
+            order.expected_arrival = float(state["expected"][index])
+        self.objects[index] = order
+        return order
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every line's columns: the inputs, and the state (objects' state where they exist)."""
+        def join(name: str, dtype: Any) -> np.ndarray:
+            parts = [getattr(p, name) for p in self.periods]
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+        n = self.count
+        columns = {
+            "order_id": join("order_id", object),
+            "product": join("product", object),
+            "source": join("source", object),
+            "destination": join("zone", object),
+            "lane": join("lane", np.int64),
+            "segment": join("segment", object),
+            "customer": join("customer", np.int64),
+            "campaign": join("campaign", object),
+            "qty": join("qty", float),
+            "placed": join("time", float),
+            "requested": join("requested", float),
+        }
+        for name, values in self._state.items():
+            columns[name] = values[:n].copy()
+        if self.objects:
+            index = np.fromiter(self.objects, dtype=np.int64, count=len(self.objects))
+            objects = list(self.objects.values())
+            for name, attribute in (
+                ("filled", "filled_immediately"),
+                ("shipped", "shipped"),
+                ("delivered", "delivered"),
+                ("lost", "lost"),
+                ("first_ship", "first_ship"),
+                ("last_delivery", "last_delivery"),
+                ("expected", "expected_arrival"),
+            ):
+                columns[name][index] = [getattr(o, attribute) for o in objects]
+        return columns
+
+
 class Simulation:
     """One replication of a scenario executing a plan.
 
@@ -250,13 +388,18 @@ class Simulation:
         )
         self._outcomes: list[tuple[Any, ...]] = []
         self._horizon = float(scenario.horizon_days)
-        self._transit_buffers: dict[int, list[float]] = {}
+        self._transit_buffers: dict[int, list[Any]] = {}  # lane → [draws, next position]
         self._lane_rngs: dict[int, np.random.Generator] = {}
         self.streams = streams
         self.disruptions = disruptions or Disruptions([])
         self.env = simpy.Environment() if env is None else env
         self.log = EventLog()
         self.orders: list[_Order] = []
+        """Supply orders (purchases, transfers, production) in the order they were placed."""
+        self.lines = _CustomerLines()
+        """Customer order lines (columnar; see :class:`_CustomerLines`)."""
+        self._served = 0  # customer lines served so far (orders table row order)
+        self._order_positions: list[int] = []  # lines served when each supply order was placed
         self.snapshots: list[tuple[int, str, str, float, float, float]] = []
         self.stochastic = scenario.simulation.stochastic_lead_times
         self.backorder = scenario.fulfillment.unmet_demand == UnmetDemand.BACKORDER
@@ -281,6 +424,14 @@ class Simulation:
         }
         self._segment_priority = {k: v.priority for k, v in scenario.crm.segments.items()}
         self._movements = {(m.lane, m.item): m for m in network.lane_movements()}
+        self._stock_list = list(self.stocks.values())
+        self._stock_index = {key: k for k, key in enumerate(self.stocks)}
+        self._held_lanes = [
+            i
+            for i, lane in enumerate(scenario.lanes)
+            if lane.capacity_per_day is not None
+            or self.disruptions.lane_windows(DisruptionKind.LANE_CLOSURE, i)
+        ]
 
     # ------------------------------------------------------------------------------- helpers
     def _next_id(self, prefix: str) -> str:
@@ -368,18 +519,41 @@ class Simulation:
         """Next transit time of a lane: drawn in blocks (one numpy call per block), lane by lane,
         from the transport stream, so each lane's draws do not depend on other lanes' traffic."""
         buffer = self._transit_buffers.get(lane_index)
-        if not buffer:
-            dist = self.net.lane(lane_index).lead_time
+        if buffer is None or buffer[1] >= len(buffer[0]):
             if not self.stochastic:
-                return max(0.0, dist.expected())
-            rng = self._lane_rngs.get(lane_index)
-            if rng is None:
-                seed = self.streams.transport.integers(0, 2**63 - 1)
-                rng = self._lane_rngs[lane_index] = np.random.default_rng([int(seed), lane_index])
-            buffer = np.maximum(np.asarray(dist.sample(rng, 512), dtype=float), 0.0).tolist()
-            buffer.reverse()
-            self._transit_buffers[lane_index] = buffer
-        return buffer.pop()
+                return max(0.0, self.net.lane(lane_index).lead_time.expected())
+            buffer = self._transit_buffers[lane_index] = [self._transit_block(lane_index), 0]
+        value = buffer[0][buffer[1]]
+        buffer[1] += 1
+        return float(value)
+
+    def _transit_block(self, lane_index: int) -> np.ndarray:
+        """The next 512 transit times of a lane (its generator is seeded from the transport
+        stream on the lane's first use)."""
+        rng = self._lane_rngs.get(lane_index)
+        if rng is None:
+            seed = self.streams.transport.integers(0, 2**63 - 1)
+            rng = self._lane_rngs[lane_index] = np.random.default_rng([int(seed), lane_index])
+        dist = self.net.lane(lane_index).lead_time
+        return np.maximum(np.asarray(dist.sample(rng, 512), dtype=float), 0.0)
+
+    def _transits(self, lane_index: int, count: int) -> np.ndarray:
+        """The lane's next ``count`` transit times: the same values :meth:`_transit` would
+        return one by one."""
+        if not self.stochastic:
+            return np.full(count, max(0.0, self.net.lane(lane_index).lead_time.expected()))
+        buffer = self._transit_buffers.get(lane_index)
+        if buffer is None:
+            buffer = self._transit_buffers[lane_index] = [self._transit_block(lane_index), 0]
+        parts = []
+        while count > 0:
+            if buffer[1] >= len(buffer[0]):
+                buffer[0], buffer[1] = self._transit_block(lane_index), 0
+            take = min(count, len(buffer[0]) - buffer[1])
+            parts.append(buffer[0][buffer[1] : buffer[1] + take])
+            buffer[1] += take
+            count -= take
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _dispatch(
         self,
@@ -511,44 +685,388 @@ class Simulation:
                 )
             start = end
 
-    def _serve_lines(self, frame: pd.DataFrame) -> Generator[simpy.Event, Any, None]:
-        columns = [frame[c].to_numpy() for c in ORDER_COLUMNS]
-        products = self.scenario.products
-        for oid, time, customer, segment, zone, product, qty, campaign, requested in zip(
-            *columns, strict=True
-        ):
-            if time > self.env.now:
-                yield self.env.timeout(time - self.env.now)
-            lane = self._serving.get(zone)
-            source = "" if lane is None else self.net.lane(lane).src
-            order = _Order(
-                oid,
-                _CUSTOMER,
-                product,
-                source,
-                zone,
-                float(qty),
-                float(time),
-                float(requested),
-                lane=-1 if lane is None else lane,
-                segment=segment,
-                customer=int(customer),
-                campaign=campaign,
-            )
-            self.orders.append(order)
-            self._event(_PLACED, order, zone, order.qty, order.requested)
-            if products[product].kind == ProductKind.SERVICE or lane is None:
-                order.filled_immediately = order.qty
-                order.shipped = order.qty
-                order.first_ship = self.env.now
-                self._deliver(order, order.qty)
+    def _period_lines(self, frame: pd.DataFrame) -> _Period:
+        """A period's order lines as arrays, with the serving lane, stock point and priority of
+        each line worked out once (by distinct zone, product and segment)."""
+        oid, time, customer, segment, zone, product, qty, campaign, requested = (
+            frame[c].to_numpy() for c in ORDER_COLUMNS
+        )
+        zone_codes, zones = pd.factorize(zone)
+        product_codes, product_names = pd.factorize(product)
+        serving = [self._serving.get(z) for z in zones]
+        lane = np.array([-1 if i is None else i for i in serving], dtype=np.int64)[zone_codes]
+        sources = np.array(
+            ["" if i is None else self.net.lane(i).src for i in serving], dtype=object
+        )
+        stock = np.full((len(zones), len(product_names)), -1, dtype=np.int64)
+        for z, lane_index in enumerate(serving):
+            if lane_index is None:
                 continue
-            self._demand(
-                self.stocks[(source, product)],
-                order,
-                self.backorder,
-                self._segment_priority.get(segment, 0),
+            for p, name in enumerate(product_names):
+                if self.scenario.products[name].kind != ProductKind.SERVICE:
+                    stock[z, p] = self._stock_index[(sources[z], name)]
+        if self.by_priority:
+            segment_codes, segment_names = pd.factorize(segment)
+            priority = np.array(
+                [self._segment_priority.get(s, 0) for s in segment_names], dtype=np.int64
+            )[segment_codes]
+        else:
+            priority = np.zeros(len(frame), dtype=np.int64)
+        period = _Period(
+            order_id=np.asarray(oid, dtype=object),
+            time=np.asarray(time, dtype=float),
+            customer=np.asarray(customer, dtype=np.int64),
+            segment=np.asarray(segment, dtype=object),
+            zone=np.asarray(zone, dtype=object),
+            product=np.asarray(product, dtype=object),
+            qty=np.asarray(qty, dtype=float),
+            campaign=np.asarray(campaign, dtype=object),
+            requested=np.asarray(requested, dtype=float),
+            lane=lane,
+            source=sources[zone_codes] if len(zones) else np.array([], dtype=object),
+            stock=stock[zone_codes, product_codes] if len(zones) else lane,
+            priority=priority,
+            base=self.lines.count,
+        )
+        self.lines.add(period)
+        return period
+
+    def _serve_lines(self, frame: pd.DataFrame) -> Generator[simpy.Event, Any, None]:
+        """Serve a period's lines in arrival order.
+
+        Lines are taken in blocks: every line that arrives before the next scheduled SimPy event
+        (and after the block's first line) is served in one vectorised step
+        (:meth:`_serve_block`), as if each had its own timeout, because nothing else can happen
+        in between. A block stops before the first line whose service needs the simulation to
+        act at its time (a reorder triggered by a continuous-review policy, a shipment held by a
+        lane closure or the lane's daily capacity, odd quantities); that line is served alone at
+        its arrival time by the per-line path (:meth:`_serve_one`). Results are the same as
+        serving every line with its own timeout.
+        """
+        n = len(frame)
+        if n == 0:
+            return
+        period = self._period_lines(frame)
+        times = period.time
+        env = self.env
+        in_order = bool(np.all(times[1:] >= times[:-1]))
+        i, window = 0, 64
+        while i < n:
+            if times[i] > env.now:
+                yield env.timeout(times[i] - env.now)
+            if not in_order:
+                self._serve_one(period, i)
+                i += 1
+                continue
+            limit = env.peek()
+            j = max(
+                int(np.searchsorted(times, limit, side="left")),
+                int(np.searchsorted(times, env.now, side="right")),
+                i + 1,
             )
+            j = min(j, i + window)
+            cut = self._serve_block(period, i, j)
+            if cut == j:
+                window = min(window * 2, 1 << 16)
+                i = j
+                continue
+            window = max(16, 2 * (cut - i))
+            if times[cut] > env.now:
+                yield env.timeout(times[cut] - env.now)
+            self._serve_one(period, cut)
+            i = cut + 1
+
+    def _serve_one(self, period: _Period, k: int) -> None:
+        """Serve line ``k`` of the period now, one SimPy step at its arrival (the exact path)."""
+        order = self.lines.materialise(period, k)
+        self._served = period.base + k + 1
+        zone, product = order.destination, order.product
+        self._event(_PLACED, order, zone, order.qty, order.requested)
+        stock_id = int(period.stock[k])
+        if stock_id < 0:  # a service, or a zone no stock point serves: delivered on order
+            order.filled_immediately = order.qty
+            order.shipped = order.qty
+            order.first_ship = self.env.now
+            self._deliver(order, order.qty)
+            return
+        self._demand(self._stock_list[stock_id], order, self.backorder, int(period.priority[k]))
+
+    def _arrival_times(self, period: _Period, i: int, j: int) -> np.ndarray:
+        """``env.now`` at each line of ``[i, j)`` as if each had waited with its own timeout
+        (now + (t − now) is t except for rounding, which this reproduces)."""
+        nows = period.time[i:j].copy()
+        nows[0] = self.env.now
+        if j - i > 1:
+            prev, cur = nows[:-1], nows[1:]
+            if not np.all((cur == prev) | ((cur > prev) & (2.0 * prev >= cur))):
+                now = float(self.env.now)
+                for k in range(1, j - i):
+                    t = nows[k]
+                    if t > now:
+                        now = now + (t - now)
+                    nows[k] = now
+        return nows
+
+    def _serve_block(self, period: _Period, i: int, j: int) -> int:
+        """Serve lines ``[i, cut)`` of the period in one vectorised step and return ``cut``
+        (≤ ``j``): the first line that needs the per-line path, or ``j``.
+
+        Per stock point, lines are filled in arrival order from on-hand (running differences,
+        computed in the same order as one by one, so results are bit for bit the same); from
+        the first line that on-hand cannot fill, the rest of the stock point's lines are
+        backordered (queued, FIFO or by priority) or lost. A line is cut (left to the per-line
+        path) when serving it would trigger a continuous-review reorder, when its shipment
+        would be held by a lane closure or the lane's daily capacity, or its quantities are
+        too small to decide the same way as the per-line path."""
+        m = j - i
+        nows = self._arrival_times(period, i, j)
+        qty = period.qty[i:j]
+        stock_ids = period.stock[i:j]
+        fill = np.zeros(m)
+        short = np.zeros(m)
+        cut = m
+        groups = []
+        for stock_id in np.unique(stock_ids).tolist():
+            if stock_id < 0:
+                continue
+            stock = self._stock_list[stock_id]
+            where = np.flatnonzero(stock_ids == stock_id)
+            q = qty[where]
+            g_cut = len(where)
+            if stock.queue:
+                f, r = np.zeros(len(q)), q.copy()
+                after = np.full(len(q), stock.on_hand)
+            else:
+                running = np.subtract.accumulate(np.concatenate(([stock.on_hand], q)))
+                before = running[:-1]
+                over = q > before
+                first = int(np.argmax(over)) if over.any() else len(q)
+                f, r, after = q.copy(), np.zeros(len(q)), running[1:].copy()
+                if first < len(q):
+                    f[first:], r[first:], after[first:] = 0.0, q[first:], 0.0
+                    left = before[first]
+                    if left > _EPS and q[first] - left > _EPS:
+                        f[first], r[first] = left, q[first] - left
+                    elif left != 0.0:
+                        g_cut = first
+            small = np.flatnonzero(q <= _EPS)
+            if len(small):
+                g_cut = min(g_cut, int(small[0]))
+            backlog = None
+            if self.backorder:
+                backlog = np.add.accumulate(np.concatenate(([stock.backlog], r)))
+            trigger = self._review_triggers(stock, f, r, after, backlog)
+            if trigger < g_cut:
+                g_cut = trigger
+            if g_cut < len(where):
+                cut = min(cut, int(where[g_cut]))
+            fill[where], short[where] = f, r
+            groups.append((stock, where, q, after, backlog))
+        taken = fill > _EPS
+        cut = min(cut, self._lane_cut(period, i, nows, fill, taken))
+        if cut == 0:
+            return i
+        self._bulk(period, i, cut, nows, fill, short, taken)
+        for stock, where, q, after, backlog in groups:
+            done = int(np.searchsorted(where, cut))
+            if done == 0:
+                continue
+            stock.period_demand = float(
+                np.add.accumulate(np.concatenate(([stock.period_demand], q[:done])))[-1]
+            )
+            if not stock.queue:
+                stock.on_hand = float(after[done - 1])
+            if backlog is not None:
+                stock.backlog = float(backlog[done])
+        self._queue_backorders(period, i, cut, short)
+        return i + cut
+
+    def _review_triggers(
+        self,
+        stock: _Stock,
+        fill: np.ndarray,
+        short: np.ndarray,
+        after: np.ndarray,
+        backlog: np.ndarray | None,
+    ) -> int:
+        """Index of the first line after whose issue or backorder a continuous-review policy at
+        ``stock`` would reorder (len(fill) when none would)."""
+        policy = self.policies.get((stock.node, stock.product))
+        n = len(fill)
+        if policy is None or policy.kind == PolicyKind.ORDER_UP_TO or n == 0:
+            return n
+        held = after + stock.on_order
+        if backlog is None:
+            positions = [(fill > _EPS, held - stock.backlog)]
+        else:
+            positions = [
+                (fill > _EPS, held - backlog[:-1]),
+                (short > _EPS, held - backlog[1:]),
+            ]
+        hit = np.zeros(n, dtype=bool)
+        for applies, position in positions:
+            if policy.kind == PolicyKind.BASE_STOCK:
+                orders = position < float(policy.order_up_to or 0.0) - _EPS
+            elif policy.kind == PolicyKind.R_Q:
+                orders = position <= float(policy.reorder_point or 0.0) + _EPS
+            else:  # s_S, min_max, plan safety net
+                orders = (position <= float(policy.reorder_point or 0.0) + _EPS) & (
+                    float(policy.order_up_to or 0.0) - position > _EPS
+                )
+            hit |= applies & orders
+        return int(np.argmax(hit)) if hit.any() else n
+
+    def _lane_cut(
+        self, period: _Period, i: int, nows: np.ndarray, fill: np.ndarray, taken: np.ndarray
+    ) -> int:
+        """First line whose shipment a lane closure or the lane's daily capacity would hold."""
+        cut = len(fill)
+        lanes = period.lane[i : i + len(fill)]
+        for lane_index in self._held_lanes:
+            mine = np.flatnonzero(taken & (lanes == lane_index))
+            if not len(mine):
+                continue
+            closed = self.disruptions.lane_closed(lane_index, nows[mine])
+            if closed.any():
+                cut = min(cut, int(mine[np.argmax(closed)]))
+            capacity = self.net.lane(lane_index).capacity_per_day
+            if capacity is None:
+                continue
+            used: dict[int, float] = {}
+            for k in mine.tolist():
+                if k >= cut:
+                    break
+                day = math.floor(nows[k])
+                before = used.get(day, self._used.get(("lane", lane_index, day), 0.0))
+                if before + fill[k] <= capacity + _EPS:
+                    used[day] = before + fill[k]
+                else:
+                    cut = k
+                    break
+        return cut
+
+    def _bulk(
+        self,
+        period: _Period,
+        i: int,
+        m: int,
+        nows: np.ndarray,
+        fill: np.ndarray,
+        short: np.ndarray,
+        taken: np.ndarray,
+    ) -> None:
+        """Record lines ``[i, i + m)`` of the period as served by :meth:`_serve_block`: ship what
+        was filled (transit times lane by lane in arrival order), log every step of every line
+        in one block, buffer the service outcomes."""
+        nows, fill, short, taken = nows[:m], fill[:m], short[:m], taken[:m]
+        sl = slice(i, i + m)
+        qty, requested = period.qty[sl], period.requested[sl]
+        lanes = period.lane[sl]
+        direct = period.stock[sl] < 0
+        arrival = np.full(m, math.nan)
+        expected = np.full(m, math.nan)
+        ship = np.flatnonzero(taken)
+        if len(ship):
+            ship_lanes = lanes[ship]
+            used_lanes, first = np.unique(ship_lanes, return_index=True)
+            for lane_index in used_lanes[np.argsort(first)].tolist():
+                sel = ship[ship_lanes == lane_index]
+                transit = self._transits(lane_index, len(sel))
+                extra: Any = 0
+                if self.disruptions.windows:
+                    extra = self.disruptions.lane_extra_days_at(lane_index, nows[sel])
+                    transit = transit + extra
+                mean = self.net.lane(lane_index).lead_time.expected()
+                expected[sel] = nows[sel] + mean + extra
+                arrival[sel] = nows[sel] + transit
+                capacity = self.net.lane(lane_index).capacity_per_day
+                if capacity is not None:
+                    for k in sel.tolist():
+                        self._used[("lane", lane_index, math.floor(nows[k]))] += fill[k]
+        shipped = np.where(direct, qty, fill)
+        arrival[direct] = nows[direct]
+        delivered_mask = (taken | direct) & (arrival < self._horizon)
+        lost_mask = (short > _EPS) & (not self.backorder)
+        short_mask = short > _EPS
+        self.lines.record(
+            period.base + i,
+            filled=np.where(direct, qty, np.where(taken, fill, 0.0)),
+            shipped=shipped,
+            delivered=np.where(delivered_mask, shipped, 0.0),
+            lost=np.where(lost_mask, short, 0.0),
+            first_ship=np.where(taken | direct, nows, math.nan),
+            last_delivery=np.where(delivered_mask, arrival, math.nan),
+            expected=expected,
+        )
+        self._served = period.base + i + m
+
+        # the log, line by line in the order the per-line path writes it
+        slots = np.zeros((m, 5), dtype=bool)
+        slots[:, 0] = True
+        slots[:, 1] = taken
+        slots[:, 2] = taken
+        slots[:, 3] = delivered_mask
+        slots[:, 4] = short_mask
+        flat = slots.ravel()
+        line = np.repeat(np.arange(m), 5)[flat]
+        slot = np.tile(np.arange(5), m)[flat]
+        time = np.repeat(nows, 5)[flat]
+        at_delivery = slot == 3
+        time[at_delivery] = arrival[line[at_delivery]]
+        at_zone = (slot == 0) | at_delivery
+        amounts = np.stack([qty, fill, fill, shipped, short], axis=1).ravel()[flat]
+        extras = np.stack(
+            [requested, np.full(m, math.nan), expected, arrival, np.full(m, math.nan)], axis=1
+        ).ravel()[flat]
+        short_name = _BACKORDERED if self.backorder else _LOST
+        names = np.array([_PLACED, _ALLOCATED, _SHIPPED, _DELIVERED, short_name], dtype=object)
+        self.log.extend(
+            (
+                time,
+                names[slot],
+                period.order_id[sl][line],
+                np.full(len(line), _CUSTOMER, dtype=object),
+                np.where(at_zone, period.zone[sl][line], period.source[sl][line]),
+                period.product[sl][line],
+                amounts,
+                extras,
+                np.where(slot == 2, lanes[line], -1),
+            )
+        )
+
+        # outcomes, in the same order: a late delivery before the line's shortage
+        late = delivered_mask & (arrival > requested + _EPS)
+        if late.any() or short_mask.any():
+            report = (slot == 3) & late[line] | (slot == 4)
+            rows = line[report]
+            kinds = np.where(slot[report] == 3, "late", short_name)
+            is_late = slot[report] == 3
+            self._outcomes.extend(
+                zip(
+                    time[report].tolist(),
+                    period.order_id[sl][rows].tolist(),
+                    period.customer[sl][rows].tolist(),
+                    period.segment[sl][rows].tolist(),
+                    period.zone[sl][rows].tolist(),
+                    period.product[sl][rows].tolist(),
+                    kinds.tolist(),
+                    amounts[report].tolist(),
+                    np.where(is_late, arrival[rows] - requested[rows], 0.0).tolist(),
+                    strict=True,
+                )
+            )
+
+    def _queue_backorders(self, period: _Period, i: int, m: int, short: np.ndarray) -> None:
+        """Put the backordered lines of ``[i, i + m)`` in their stock point's queue, in arrival
+        order (each becomes an order object from here on)."""
+        if not self.backorder:
+            return
+        for k in np.flatnonzero(short[:m] > _EPS).tolist():
+            order = self.lines.materialise(period, i + k, restore=True)
+            stock = self._stock_list[int(period.stock[i + k])]
+            self._sequence += 1
+            key = -int(period.priority[i + k]) if self.by_priority else 0
+            heapq.heappush(stock.queue, (key, self._sequence, [order, float(short[k])]))
 
     def _outcome(
         self, order: _Order, kind: str, qty: float, days_late: float = 0.0, at: float | None = None
@@ -595,6 +1113,7 @@ class Simulation:
         )
         order.expected_arrival = due
         self.orders.append(order)
+        self._order_positions.append(self._served)
         self.stocks[(dst, product)].on_order += qty
         self._event(_PLACED, order, src, qty, due)
         return order
@@ -914,7 +1433,7 @@ class Simulation:
             elif policy is not None:
                 self._review(stock)
         env.run(until=float(self.scenario.horizon_days))
-        events = self.log.to_frame().sort_values("time", kind="stable").reset_index(drop=True)
+        events = self.log.to_frame(sort_by_time=True)
         return {
             "orders": self._orders_table(),
             "events": events,
@@ -922,18 +1441,17 @@ class Simulation:
         }
 
     def _orders_table(self) -> pd.DataFrame:
-        rows = []
+        """Customer lines and supply orders, one row each, in the order they were placed."""
         open_qty: dict[int, float] = {}
         for stock in self.stocks.values():
             for _, _, (order, remaining) in stock.queue:
                 open_qty[id(order)] = open_qty.get(id(order), 0.0) + remaining
+        rows = []
         for o in self.orders:
             in_transit = o.shipped - o.delivered
-            unshipped = o.qty - o.shipped - o.lost
-            if o.order_type is _CUSTOMER or o.order_type is _TRANSFER:
-                pending = open_qty.get(id(o), 0.0)
-            else:
-                pending = unshipped
+            pending = open_qty.get(id(o), 0.0) if o.order_type is _TRANSFER else (
+                o.qty - o.shipped - o.lost
+            )
             rows.append(
                 (
                     o.order_id,
@@ -961,7 +1479,60 @@ class Simulation:
                     bool(o.delivered >= o.qty - _EPS and o.last_delivery <= o.requested + _EPS),
                 )
             )
-        frame = pd.DataFrame.from_records(rows, columns=list(ORDER_TABLE_COLUMNS))
+        supply = pd.DataFrame.from_records(rows, columns=list(ORDER_TABLE_COLUMNS))
+        c = self.lines.columns()
+        n = len(c["qty"])
+        pending = np.zeros(n)
+        for index, order in self.lines.objects.items():
+            pending[index] = open_qty.get(id(order), 0.0)
+        in_transit = c["shipped"] - c["delivered"]
+        status = np.select(
+            [
+                pending > _EPS,
+                in_transit > _EPS,
+                c["lost"] >= c["qty"] - _EPS,
+                c["lost"] > _EPS,
+            ],
+            ["backordered", "in_transit", "lost", "partially_delivered"],
+            "delivered",
+        ).astype(object)
+        customer = pd.DataFrame(
+            {
+                "order_id": c["order_id"],
+                "order_type": np.full(n, _CUSTOMER, dtype=object),
+                "product": c["product"],
+                "source": c["source"],
+                "destination": c["destination"],
+                "lane": c["lane"],
+                "segment": c["segment"],
+                "customer": c["customer"],
+                "campaign": c["campaign"],
+                "qty": c["qty"],
+                "placed_time": c["placed"],
+                "requested_time": c["requested"],
+                "filled_immediately": c["filled"],
+                "shipped_qty": c["shipped"],
+                "delivered_qty": c["delivered"],
+                "in_transit_qty": in_transit,
+                "lost_qty": c["lost"],
+                "open_qty": pending,
+                "first_ship_time": c["first_ship"],
+                "last_delivery_time": c["last_delivery"],
+                "expected_arrival": c["expected"],
+                "status": status,
+                "on_time": (c["delivered"] >= c["qty"] - _EPS)
+                & (c["last_delivery"] <= c["requested"] + _EPS),
+            }
+        )
+        if len(supply) and n:
+            # supply order k was placed after the first positions[k] customer lines
+            keys = np.concatenate(
+                [2 * np.arange(n) + 1, 2 * np.asarray(self._order_positions, dtype=np.int64)]
+            )
+            frame = pd.concat([customer, supply], ignore_index=True)
+            frame = frame.take(np.argsort(keys, kind="stable")).reset_index(drop=True)
+        else:
+            frame = supply if len(supply) else customer
         frame.attrs["unit"] = {"qty": "units", "placed_time": "day", "requested_time": "day"}
         return frame
 
