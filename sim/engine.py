@@ -58,6 +58,8 @@ RELEASE_OFFSET = 1e-6
 SNAPSHOT_OFFSET = 1.0 - 1e-7
 """Inventory is recorded this far into each day (after the day's demand, before the next day)."""
 _EPS = 1e-9
+_VECTOR_BLOCK = 256
+"""Blocks of at least this many customer lines are decided with numpy, shorter ones in a loop."""
 
 ORDER_TABLE_COLUMNS = (
     "order_id",
@@ -426,12 +428,12 @@ class Simulation:
         self._movements = {(m.lane, m.item): m for m in network.lane_movements()}
         self._stock_list = list(self.stocks.values())
         self._stock_index = {key: k for k, key in enumerate(self.stocks)}
-        self._held_lanes = [
+        self._held_lanes = {
             i
             for i, lane in enumerate(scenario.lanes)
             if lane.capacity_per_day is not None
             or self.disruptions.lane_windows(DisruptionKind.LANE_CLOSURE, i)
-        ]
+        }
 
     # ------------------------------------------------------------------------------- helpers
     def _next_id(self, prefix: str) -> str:
@@ -820,6 +822,8 @@ class Simulation:
         too small to decide the same way as the per-line path."""
         m = j - i
         nows = self._arrival_times(period, i, j)
+        if m < _VECTOR_BLOCK:
+            return self._serve_block_loop(period, i, j, nows)
         qty = period.qty[i:j]
         stock_ids = period.stock[i:j]
         fill = np.zeros(m)
@@ -880,6 +884,99 @@ class Simulation:
                 stock.backlog = float(backlog[done])
         self._queue_backorders(period, i, cut, short)
         return i + cut
+
+    def _serve_block_loop(self, period: _Period, i: int, j: int, nows: np.ndarray) -> int:
+        """:meth:`_serve_block` for short blocks: the same decisions taken line by line in plain
+        Python (cheaper than numpy calls on a few lines), then recorded in one step."""
+        m = j - i
+        quantities = period.qty[i:j].tolist()
+        stock_ids = period.stock[i:j].tolist()
+        lanes = period.lane[i:j].tolist()
+        fill = [0.0] * m
+        short = [0.0] * m
+        states: dict[int, list[Any]] = {}
+        used: dict[tuple[int, int], float] = {}
+        held = self._held_lanes
+        backorder = self.backorder
+        cut = m
+        for k in range(m):
+            stock_id = stock_ids[k]
+            if stock_id < 0:
+                continue
+            state = states.get(stock_id)
+            if state is None:
+                stock = self._stock_list[stock_id]
+                state = states[stock_id] = [
+                    stock.on_hand,
+                    bool(stock.queue),
+                    stock.backlog,
+                    stock.period_demand,
+                    stock,
+                    self._reorders(stock),
+                ]
+            q = quantities[k]
+            on_hand, queued, backlog, _, stock, reorders = state
+            f = 0.0 if queued else min(q, on_hand)
+            r = q - f
+            if f > _EPS:
+                on_hand -= f
+                if reorders is not None and reorders(on_hand + stock.on_order - backlog):
+                    cut = k
+                    break
+                lane_index = lanes[k]
+                if lane_index in held:
+                    now = float(nows[k])
+                    if (
+                        self.disruptions.blocked_until(DisruptionKind.LANE_CLOSURE, lane_index, now)
+                        > now
+                    ):
+                        cut = k
+                        break
+                    capacity = self.net.lane(lane_index).capacity_per_day
+                    if capacity is not None:
+                        key = (lane_index, math.floor(now))
+                        before = used.get(key, self._used.get(("lane", *key), 0.0))
+                        if before + f > capacity + _EPS:
+                            cut = k
+                            break
+                        used[key] = before + f
+            elif q <= _EPS:
+                cut = k
+                break
+            if r > _EPS:
+                if backorder:
+                    queued = True
+                    backlog += r
+                    if reorders is not None and reorders(on_hand + stock.on_order - backlog):
+                        cut = k
+                        break
+                short[k] = r
+            state[0], state[1], state[2] = on_hand, queued, backlog
+            state[3] += q
+            fill[k] = f
+        if cut == 0:
+            return i
+        for on_hand, _, backlog, demand, stock, _ in states.values():
+            stock.on_hand, stock.backlog, stock.period_demand = on_hand, backlog, demand
+        fill_array = np.asarray(fill)
+        short_array = np.asarray(short)
+        self._bulk(period, i, cut, nows, fill_array, short_array, fill_array > _EPS)
+        self._queue_backorders(period, i, cut, short_array)
+        return i + cut
+
+    def _reorders(self, stock: _Stock) -> Callable[[float], bool] | None:
+        """Whether a continuous-review policy at ``stock`` reorders at an inventory position
+        (None when no such policy reviews after each demand)."""
+        policy = self.policies.get((stock.node, stock.product))
+        if policy is None or policy.kind == PolicyKind.ORDER_UP_TO:
+            return None
+        reorder = float(policy.reorder_point or 0.0)
+        level = float(policy.order_up_to or 0.0)
+        if policy.kind == PolicyKind.BASE_STOCK:
+            return lambda position: position < level - _EPS
+        if policy.kind == PolicyKind.R_Q:
+            return lambda position: position <= reorder + _EPS
+        return lambda position: position <= reorder + _EPS and level - position > _EPS
 
     def _review_triggers(
         self,
