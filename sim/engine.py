@@ -370,6 +370,12 @@ class Simulation:
         The SimPy environment to run in (default: a new one starting at day 0).
     """
 
+    block_serving: bool = True
+    """Serve customer lines in blocks between SimPy events (False: one SimPy step per line, the
+    reference the block path is tested against)."""
+    vector_block: int = _VECTOR_BLOCK
+    """Blocks of at least this many lines are decided with numpy, shorter ones in a loop."""
+
     def __init__(
         self,
         scenario: Scenario,
@@ -752,31 +758,54 @@ class Simulation:
         times = period.time
         env = self.env
         in_order = bool(np.all(times[1:] >= times[:-1]))
+        # ``now`` is the time the per-line path would have reached: each line waits
+        # ``t − now`` from the previous line's time (which rounds differently from waiting
+        # from the start of the block), and every time below is reached exactly.
+        now = env.now
         i, window = 0, 64
         while i < n:
-            if times[i] > env.now:
-                yield env.timeout(times[i] - env.now)
-            if not in_order:
+            if times[i] > now:
+                now = now + (times[i] - now)
+            if now > env.now:
+                yield from self._advance_to(now)
+            if not in_order or not self.block_serving:
                 self._serve_one(period, i)
+                now = env.now
                 i += 1
                 continue
             limit = env.peek()
             j = max(
                 int(np.searchsorted(times, limit, side="left")),
-                int(np.searchsorted(times, env.now, side="right")),
+                int(np.searchsorted(times, now, side="right")),
                 i + 1,
             )
             j = min(j, i + window)
-            cut = self._serve_block(period, i, j)
+            cut, now = self._serve_block(period, i, j)
             if cut == j:
                 window = min(window * 2, 1 << 16)
                 i = j
                 continue
             window = max(16, 2 * (cut - i))
-            if times[cut] > env.now:
-                yield env.timeout(times[cut] - env.now)
+            if cut > i and times[cut] > now:  # line i has waited already
+                now = now + (times[cut] - now)
+            if now > env.now:
+                yield from self._advance_to(now)
             self._serve_one(period, cut)
+            now = env.now
             i = cut + 1
+        if now > env.now:
+            yield from self._advance_to(now)
+
+    def _advance_to(self, target: float) -> Generator[simpy.Event, Any, None]:
+        """Wait until exactly ``target`` (no other event is due before it). One timeout when
+        ``now ≥ target / 2`` (then ``target − now`` is exact, Sterbenz's lemma); from an
+        earlier clock, doubling hops first, because ``now + (target − now)`` can miss
+        ``target`` by rounding."""
+        env = self.env
+        while 0 < env.now and 2 * env.now < target:
+            yield env.timeout(env.now)
+        if target > env.now:
+            yield env.timeout(target - env.now)
 
     def _serve_one(self, period: _Period, k: int) -> None:
         """Serve line ``k`` of the period now, one SimPy step at its arrival (the exact path)."""
@@ -809,9 +838,10 @@ class Simulation:
                     nows[k] = now
         return nows
 
-    def _serve_block(self, period: _Period, i: int, j: int) -> int:
+    def _serve_block(self, period: _Period, i: int, j: int) -> tuple[int, float]:
         """Serve lines ``[i, cut)`` of the period in one vectorised step and return ``cut``
-        (≤ ``j``): the first line that needs the per-line path, or ``j``.
+        (≤ ``j``), the first line that needs the per-line path, or ``j``, and the time the
+        per-line path would have reached at the last line served.
 
         Per stock point, lines are filled in arrival order from on-hand (running differences,
         computed in the same order as one by one, so results are bit for bit the same); from
@@ -822,7 +852,7 @@ class Simulation:
         too small to decide the same way as the per-line path."""
         m = j - i
         nows = self._arrival_times(period, i, j)
-        if m < _VECTOR_BLOCK:
+        if m < self.vector_block:
             return self._serve_block_loop(period, i, j, nows)
         qty = period.qty[i:j]
         stock_ids = period.stock[i:j]
@@ -869,7 +899,7 @@ class Simulation:
         taken = fill > _EPS
         cut = min(cut, self._lane_cut(period, i, nows, fill, taken))
         if cut == 0:
-            return i
+            return i, float(self.env.now)
         self._bulk(period, i, cut, nows, fill, short, taken)
         for stock, where, q, after, backlog in groups:
             done = int(np.searchsorted(where, cut))
@@ -883,9 +913,11 @@ class Simulation:
             if backlog is not None:
                 stock.backlog = float(backlog[done])
         self._queue_backorders(period, i, cut, short)
-        return i + cut
+        return i + cut, float(nows[cut - 1])
 
-    def _serve_block_loop(self, period: _Period, i: int, j: int, nows: np.ndarray) -> int:
+    def _serve_block_loop(
+        self, period: _Period, i: int, j: int, nows: np.ndarray
+    ) -> tuple[int, float]:
         """:meth:`_serve_block` for short blocks: the same decisions taken line by line in plain
         Python (cheaper than numpy calls on a few lines), then recorded in one step."""
         m = j - i
@@ -955,14 +987,14 @@ class Simulation:
             state[3] += q
             fill[k] = f
         if cut == 0:
-            return i
+            return i, float(self.env.now)
         for on_hand, _, backlog, demand, stock, _ in states.values():
             stock.on_hand, stock.backlog, stock.period_demand = on_hand, backlog, demand
         fill_array = np.asarray(fill)
         short_array = np.asarray(short)
         self._bulk(period, i, cut, nows, fill_array, short_array, fill_array > _EPS)
         self._queue_backorders(period, i, cut, short_array)
-        return i + cut
+        return i + cut, float(nows[cut - 1])
 
     def _reorders(self, stock: _Stock) -> Callable[[float], bool] | None:
         """Whether a continuous-review policy at ``stock`` reorders at an inventory position
