@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import simpy
 
 from crm_model.demand import ORDER_COLUMNS
@@ -42,7 +43,7 @@ from scenarios.schema import (
     UnmetDemand,
 )
 from sim.disruptions import Disruptions
-from sim.records import EventLog, EventType, OrderType
+from sim.records import EventLog, EventType, OrderType, join_coded
 
 __all__ = [
     "ORDER_TABLE_COLUMNS",
@@ -213,25 +214,53 @@ class _Stock:
 
 
 @dataclass(eq=False, slots=True)
-class _Period:
-    """One period's customer order lines as arrays (see ``ORDER_COLUMNS``), with each line's
-    serving lane (−1 for none), the stock point serving it (an index into
-    ``Simulation._stock_list``, −1 for services and unserved zones) and its allocation priority;
-    ``base`` is the global index of the period's first line."""
+class _Strings:
+    """A string column of a period as codes into its distinct values (``names``), with the
+    values as an Arrow array for building tables."""
 
-    order_id: np.ndarray
+    codes: np.ndarray
+    names: np.ndarray
+    labels: pa.Array
+
+    @classmethod
+    def of(cls, column: pd.Series) -> _Strings:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        names = np.asarray(uniques, dtype=object)
+        return cls(np.asarray(codes, dtype=np.int64), names, _arrow(names))
+
+    def __getitem__(self, k: int) -> Any:
+        return self.names[self.codes[k]]
+
+    def values(self, rows: np.ndarray) -> list[Any]:
+        return self.names[self.codes[rows]].tolist()
+
+
+def _arrow(names: np.ndarray) -> pa.Array:
+    return pa.array(names, type=pa.large_string(), from_pandas=True)
+
+
+@dataclass(eq=False, slots=True)
+class _Period:
+    """One period's customer order lines as arrays (see ``ORDER_COLUMNS``; strings coded),
+    with each line's serving lane (−1 for none), the stock point serving it (an index into
+    ``Simulation._stock_list``, −1 for services and unserved zones) and its allocation priority;
+    ``base`` is the global index of the period's first line. ``nodes`` labels the zones then
+    the stock point serving each zone (event ``node`` codes)."""
+
+    order_id: pa.Array
     time: np.ndarray
     customer: np.ndarray
-    segment: np.ndarray
-    zone: np.ndarray
-    product: np.ndarray
+    segment: _Strings
+    zone: _Strings
+    product: _Strings
     qty: np.ndarray
-    campaign: np.ndarray
+    campaign: _Strings
     requested: np.ndarray
     lane: np.ndarray
-    source: np.ndarray
+    source: _Strings
     stock: np.ndarray
     priority: np.ndarray
+    nodes: pa.Array
     base: int
 
 
@@ -287,7 +316,7 @@ class _CustomerLines:
         if order is not None:
             return order
         order = _Order(
-            period.order_id[k],
+            period.order_id[k].as_py(),
             _CUSTOMER,
             period.product[k],
             period.source[k],
@@ -312,22 +341,29 @@ class _CustomerLines:
         self.objects[index] = order
         return order
 
-    def columns(self) -> dict[str, np.ndarray]:
-        """Every line's columns: the inputs, and the state (objects' state where they exist)."""
+    def columns(self) -> dict[str, Any]:
+        """Every line's columns: the inputs (strings as pandas ``str`` arrays) and the state
+        (objects' state where they exist)."""
+
         def join(name: str, dtype: Any) -> np.ndarray:
             parts = [getattr(p, name) for p in self.periods]
             return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
+        def strings(name: str) -> Any:
+            parts = [getattr(p, name) for p in self.periods]
+            return join_coded([(part.codes, part.labels) for part in parts])
+
         n = self.count
+        ids = [p.order_id for p in self.periods]
         columns = {
-            "order_id": join("order_id", object),
-            "product": join("product", object),
-            "source": join("source", object),
-            "destination": join("zone", object),
+            "order_id": join_coded([(np.arange(len(i)), i) for i in ids]),
+            "product": strings("product"),
+            "source": strings("source"),
+            "destination": strings("zone"),
             "lane": join("lane", np.int64),
-            "segment": join("segment", object),
+            "segment": strings("segment"),
             "customer": join("customer", np.int64),
-            "campaign": join("campaign", object),
+            "campaign": strings("campaign"),
             "qty": join("qty", float),
             "placed": join("time", float),
             "requested": join("requested", float),
@@ -407,6 +443,13 @@ class Simulation:
         self.lines = _CustomerLines()
         """Customer order lines (columnar; see :class:`_CustomerLines`)."""
         self._served = 0  # customer lines served so far (orders table row order)
+        self._customer_label = pa.array([_CUSTOMER], type=pa.large_string())
+        self._customer_event_labels = {
+            short: pa.array(
+                [_PLACED, _ALLOCATED, _SHIPPED, _DELIVERED, short], type=pa.large_string()
+            )
+            for short in (_BACKORDERED, _LOST)
+        }
         self._order_positions: list[int] = []  # lines served when each supply order was placed
         self.snapshots: list[tuple[int, str, str, float, float, float]] = []
         self.stochastic = scenario.simulation.stochastic_lead_times
@@ -696,44 +739,44 @@ class Simulation:
     def _period_lines(self, frame: pd.DataFrame) -> _Period:
         """A period's order lines as arrays, with the serving lane, stock point and priority of
         each line worked out once (by distinct zone, product and segment)."""
-        oid, time, customer, segment, zone, product, qty, campaign, requested = (
-            frame[c].to_numpy() for c in ORDER_COLUMNS
-        )
-        zone_codes, zones = pd.factorize(zone)
-        product_codes, product_names = pd.factorize(product)
-        serving = [self._serving.get(z) for z in zones]
-        lane = np.array([-1 if i is None else i for i in serving], dtype=np.int64)[zone_codes]
-        sources = np.array(
+        zone = _Strings.of(frame["zone"])
+        product = _Strings.of(frame["product"])
+        segment = _Strings.of(frame["segment"])
+        serving = [self._serving.get(z) for z in zone.names]
+        lane = np.array([-1 if i is None else i for i in serving], dtype=np.int64)[zone.codes]
+        source_names = np.array(
             ["" if i is None else self.net.lane(i).src for i in serving], dtype=object
         )
-        stock = np.full((len(zones), len(product_names)), -1, dtype=np.int64)
+        stock = np.full((len(zone.names), len(product.names)), -1, dtype=np.int64)
         for z, lane_index in enumerate(serving):
             if lane_index is None:
                 continue
-            for p, name in enumerate(product_names):
+            for p, name in enumerate(product.names):
                 if self.scenario.products[name].kind != ProductKind.SERVICE:
-                    stock[z, p] = self._stock_index[(sources[z], name)]
+                    stock[z, p] = self._stock_index[(source_names[z], name)]
         if self.by_priority:
-            segment_codes, segment_names = pd.factorize(segment)
             priority = np.array(
-                [self._segment_priority.get(s, 0) for s in segment_names], dtype=np.int64
-            )[segment_codes]
+                [self._segment_priority.get(s, 0) for s in segment.names], dtype=np.int64
+            )[segment.codes]
         else:
             priority = np.zeros(len(frame), dtype=np.int64)
         period = _Period(
-            order_id=np.asarray(oid, dtype=object),
-            time=np.asarray(time, dtype=float),
-            customer=np.asarray(customer, dtype=np.int64),
-            segment=np.asarray(segment, dtype=object),
-            zone=np.asarray(zone, dtype=object),
-            product=np.asarray(product, dtype=object),
-            qty=np.asarray(qty, dtype=float),
-            campaign=np.asarray(campaign, dtype=object),
-            requested=np.asarray(requested, dtype=float),
+            order_id=_arrow(np.asarray(frame["order_id"], dtype=object))
+            if frame["order_id"].dtype == object
+            else pa.array(frame["order_id"], type=pa.large_string()),
+            time=frame["time"].to_numpy(dtype=float),
+            customer=frame["customer"].to_numpy(dtype=np.int64),
+            segment=segment,
+            zone=zone,
+            product=product,
+            qty=frame["qty"].to_numpy(dtype=float),
+            campaign=_Strings.of(frame["campaign"]),
+            requested=frame["requested_time"].to_numpy(dtype=float),
             lane=lane,
-            source=sources[zone_codes] if len(zones) else np.array([], dtype=object),
-            stock=stock[zone_codes, product_codes] if len(zones) else lane,
+            source=_Strings(zone.codes, source_names, _arrow(source_names)),
+            stock=stock[zone.codes, product.codes],
             priority=priority,
+            nodes=_arrow(np.concatenate([zone.names, source_names])),
             base=self.lines.count,
         )
         self.lines.add(period)
@@ -1148,15 +1191,15 @@ class Simulation:
             [requested, np.full(m, math.nan), expected, arrival, np.full(m, math.nan)], axis=1
         ).ravel()[flat]
         short_name = _BACKORDERED if self.backorder else _LOST
-        names = np.array([_PLACED, _ALLOCATED, _SHIPPED, _DELIVERED, short_name], dtype=object)
+        zone_codes = period.zone.codes[sl][line]
         self.log.extend(
             (
                 time,
-                names[slot],
-                period.order_id[sl][line],
-                np.full(len(line), _CUSTOMER, dtype=object),
-                np.where(at_zone, period.zone[sl][line], period.source[sl][line]),
-                period.product[sl][line],
+                (slot, self._customer_event_labels[short_name]),
+                (i + line, period.order_id),
+                (np.zeros(len(line), dtype=np.int64), self._customer_label),
+                (np.where(at_zone, zone_codes, len(period.zone.names) + zone_codes), period.nodes),
+                (period.product.codes[sl][line], period.product.labels),
                 amounts,
                 extras,
                 np.where(slot == 2, lanes[line], -1),
@@ -1170,14 +1213,15 @@ class Simulation:
             rows = line[report]
             kinds = np.where(slot[report] == 3, "late", short_name)
             is_late = slot[report] == 3
+            lines = i + rows
             self._outcomes.extend(
                 zip(
                     time[report].tolist(),
-                    period.order_id[sl][rows].tolist(),
-                    period.customer[sl][rows].tolist(),
-                    period.segment[sl][rows].tolist(),
-                    period.zone[sl][rows].tolist(),
-                    period.product[sl][rows].tolist(),
+                    period.order_id.take(pa.array(lines)).to_pylist(),
+                    period.customer[lines].tolist(),
+                    period.segment.values(lines),
+                    period.zone.values(lines),
+                    period.product.values(lines),
                     kinds.tolist(),
                     amounts[report].tolist(),
                     np.where(is_late, arrival[rows] - requested[rows], 0.0).tolist(),
@@ -1622,13 +1666,17 @@ class Simulation:
                 c["lost"] >= c["qty"] - _EPS,
                 c["lost"] > _EPS,
             ],
-            ["backordered", "in_transit", "lost", "partially_delivered"],
-            "delivered",
-        ).astype(object)
+            [0, 1, 2, 3],
+            4,
+        )
+        status_labels = pa.array(
+            ["backordered", "in_transit", "lost", "partially_delivered", "delivered"],
+            type=pa.large_string(),
+        )
         customer = pd.DataFrame(
             {
                 "order_id": c["order_id"],
-                "order_type": np.full(n, _CUSTOMER, dtype=object),
+                "order_type": join_coded([(np.zeros(n, dtype=np.int64), self._customer_label)]),
                 "product": c["product"],
                 "source": c["source"],
                 "destination": c["destination"],
@@ -1648,7 +1696,7 @@ class Simulation:
                 "first_ship_time": c["first_ship"],
                 "last_delivery_time": c["last_delivery"],
                 "expected_arrival": c["expected"],
-                "status": status,
+                "status": join_coded([(status, status_labels)]),
                 "on_time": (c["delivered"] >= c["qty"] - _EPS)
                 & (c["last_delivery"] <= c["requested"] + _EPS),
             }
