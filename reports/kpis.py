@@ -127,11 +127,14 @@ def _one_replication(
         (events["event"] == "shipped") & (events["lane"] >= 0) & (events["time"] >= warm)
     ]
     lanes = scenario.lanes
-    per_unit = (
-        shipped["lane"].map(dict(enumerate(lane.cost_per_unit for lane in lanes))).astype(float)
+    lane_index = shipped["lane"].to_numpy()
+    per_unit = pd.Series(
+        np.array([lane.cost_per_unit for lane in lanes], dtype=float)[lane_index],
+        index=shipped.index,
     )
-    per_shipment = (
-        shipped["lane"].map(dict(enumerate(lane.cost_per_shipment for lane in lanes))).astype(float)
+    per_shipment = pd.Series(
+        np.array([lane.cost_per_shipment for lane in lanes], dtype=float)[lane_index],
+        index=shipped.index,
     )
     transport_cost = float((shipped["qty"] * per_unit).sum() + per_shipment.sum())
 
@@ -225,6 +228,7 @@ def _backorder_age(customer: pd.DataFrame, events: pd.DataFrame, horizon: float)
         (events["event"] == "allocated") & (events["order_type"] == "customer"),
         ["order_id", "time", "qty"],
     ]
+    allocated = allocated[allocated["order_id"].isin(waited["order_id"])]
     joined = allocated.merge(waited, on="order_id", how="inner")
     waits = (joined["time"] - joined["placed_time"]).to_numpy()
     late = waits > 1e-9
@@ -307,6 +311,44 @@ def _bullwhip(
     return result
 
 
+_ORDER_KEYS = ("order_type", "product", "source", "destination")
+_ORDER_COLUMNS = (
+    "replication",
+    "order_id",
+    *_ORDER_KEYS,
+    "qty",
+    "placed_time",
+    "filled_immediately",
+    "shipped_qty",
+    "delivered_qty",
+    "lost_qty",
+    "open_qty",
+    "last_delivery_time",
+    "on_time",
+)
+_EVENT_KEYS = ("event", "order_type", "node", "product")
+_EVENT_COLUMNS = ("replication", "time", "order_id", *_EVENT_KEYS, "qty", "lane")
+
+
+def _keyed(frame: pd.DataFrame, columns: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    """The columns the KPIs read, with the low-cardinality string keys as categoricals (sorted
+    categories, so groupby order is unchanged): filters then move integer codes, not strings."""
+    frame = frame[[c for c in columns if c in frame.columns]]
+    return frame.assign(
+        **{
+            key: pd.Categorical(frame[key])
+            for key in keys
+            if key in frame.columns and not isinstance(frame[key].dtype, pd.CategoricalDtype)
+        }
+    )
+
+
+def _replication(frame: pd.DataFrame, rep: int) -> pd.DataFrame:
+    """The rows of replication ``rep`` (the frame itself when it holds only that one)."""
+    mask = frame["replication"].to_numpy() == rep
+    return frame if mask.all() else frame[mask]
+
+
 def compute_kpis(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """KPIs per replication as a long table with :data:`KPI_COLUMNS`.
 
@@ -315,16 +357,18 @@ def compute_kpis(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.Data
     are cash costs in the scenario currency (shortage penalties are planning devices, not costs).
     Orders placed and days before ``simulation.warmup_days`` are left out.
     """
-    orders, events, inventory = tables["orders"], tables["events"], tables["inventory"]
+    orders = _keyed(tables["orders"], _ORDER_COLUMNS, _ORDER_KEYS)
+    events = _keyed(tables["events"], _EVENT_COLUMNS, _EVENT_KEYS)
+    inventory = tables["inventory"]
     reps = sorted(set(orders["replication"]) | set(inventory["replication"])) or [0]
     rows = []
     for rep in reps:
         rows += _one_replication(
             scenario,
             int(rep),
-            orders[orders["replication"] == rep],
-            events[events["replication"] == rep],
-            inventory[inventory["replication"] == rep],
+            _replication(orders, rep),
+            _replication(events, rep),
+            _replication(inventory, rep),
         )
     frame = pd.DataFrame.from_records(rows, columns=list(KPI_COLUMNS))
     return frame
