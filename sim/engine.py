@@ -43,7 +43,7 @@ from scenarios.schema import (
     UnmetDemand,
 )
 from sim.disruptions import Disruptions
-from sim.records import EventLog, EventType, OrderType, join_coded
+from sim.records import Coded, EventLog, EventType, OrderType, coded, join_coded
 
 __all__ = [
     "ORDER_TABLE_COLUMNS",
@@ -342,21 +342,19 @@ class _CustomerLines:
         return order
 
     def columns(self) -> dict[str, Any]:
-        """Every line's columns: the inputs (strings as pandas ``str`` arrays) and the state
+        """Every line's columns: the inputs (strings as lists of coded parts) and the state
         (objects' state where they exist)."""
 
         def join(name: str, dtype: Any) -> np.ndarray:
             parts = [getattr(p, name) for p in self.periods]
             return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
-        def strings(name: str) -> Any:
-            parts = [getattr(p, name) for p in self.periods]
-            return join_coded([(part.codes, part.labels) for part in parts])
+        def strings(name: str) -> list[Coded]:
+            return [(part.codes, part.labels) for part in (getattr(p, name) for p in self.periods)]
 
         n = self.count
-        ids = [p.order_id for p in self.periods]
-        columns = {
-            "order_id": join_coded([(np.arange(len(i)), i) for i in ids]),
+        columns: dict[str, Any] = {
+            "order_id": [(np.arange(len(p.order_id)), p.order_id) for p in self.periods],
             "product": strings("product"),
             "source": strings("source"),
             "destination": strings("zone"),
@@ -1652,7 +1650,8 @@ class Simulation:
                     bool(o.delivered >= o.qty - _EPS and o.last_delivery <= o.requested + _EPS),
                 )
             )
-        supply = pd.DataFrame.from_records(rows, columns=list(ORDER_TABLE_COLUMNS))
+        supply = list(zip(*rows, strict=True)) if rows else [()] * len(ORDER_TABLE_COLUMNS)
+        supply_columns = dict(zip(ORDER_TABLE_COLUMNS, supply, strict=True))
         c = self.lines.columns()
         n = len(c["qty"])
         pending = np.zeros(n)
@@ -1673,43 +1672,48 @@ class Simulation:
             ["backordered", "in_transit", "lost", "partially_delivered", "delivered"],
             type=pa.large_string(),
         )
-        customer = pd.DataFrame(
+        customer: dict[str, Any] = {
+            "order_id": c["order_id"],
+            "order_type": [(np.zeros(n, dtype=np.int64), self._customer_label)],
+            "product": c["product"],
+            "source": c["source"],
+            "destination": c["destination"],
+            "lane": c["lane"],
+            "segment": c["segment"],
+            "customer": c["customer"],
+            "campaign": c["campaign"],
+            "qty": c["qty"],
+            "placed_time": c["placed"],
+            "requested_time": c["requested"],
+            "filled_immediately": c["filled"],
+            "shipped_qty": c["shipped"],
+            "delivered_qty": c["delivered"],
+            "in_transit_qty": in_transit,
+            "lost_qty": c["lost"],
+            "open_qty": pending,
+            "first_ship_time": c["first_ship"],
+            "last_delivery_time": c["last_delivery"],
+            "expected_arrival": c["expected"],
+            "status": [(status, status_labels)],
+            "on_time": (c["delivered"] >= c["qty"] - _EPS)
+            & (c["last_delivery"] <= c["requested"] + _EPS),
+        }
+        # supply order k was placed after the first positions[k] customer lines
+        keys = np.concatenate(
+            [2 * np.arange(n) + 1, 2 * np.asarray(self._order_positions, dtype=np.int64)]
+        )
+        order = np.argsort(keys, kind="stable")
+        dtypes = {"lane": np.int64, "customer": np.int64, "on_time": bool}
+        frame = pd.DataFrame(
             {
-                "order_id": c["order_id"],
-                "order_type": join_coded([(np.zeros(n, dtype=np.int64), self._customer_label)]),
-                "product": c["product"],
-                "source": c["source"],
-                "destination": c["destination"],
-                "lane": c["lane"],
-                "segment": c["segment"],
-                "customer": c["customer"],
-                "campaign": c["campaign"],
-                "qty": c["qty"],
-                "placed_time": c["placed"],
-                "requested_time": c["requested"],
-                "filled_immediately": c["filled"],
-                "shipped_qty": c["shipped"],
-                "delivered_qty": c["delivered"],
-                "in_transit_qty": in_transit,
-                "lost_qty": c["lost"],
-                "open_qty": pending,
-                "first_ship_time": c["first_ship"],
-                "last_delivery_time": c["last_delivery"],
-                "expected_arrival": c["expected"],
-                "status": join_coded([(status, status_labels)]),
-                "on_time": (c["delivered"] >= c["qty"] - _EPS)
-                & (c["last_delivery"] <= c["requested"] + _EPS),
+                name: join_coded([*values, coded(supply_columns[name])], order)
+                if isinstance(values, list)
+                else np.concatenate(
+                    [values, np.asarray(supply_columns[name], dtype=dtypes.get(name, float))]
+                )[order]
+                for name, values in customer.items()
             }
         )
-        if len(supply) and n:
-            # supply order k was placed after the first positions[k] customer lines
-            keys = np.concatenate(
-                [2 * np.arange(n) + 1, 2 * np.asarray(self._order_positions, dtype=np.int64)]
-            )
-            frame = pd.concat([customer, supply], ignore_index=True)
-            frame = frame.take(np.argsort(keys, kind="stable")).reset_index(drop=True)
-        else:
-            frame = supply if len(supply) else customer
         frame.attrs["unit"] = {"qty": "units", "placed_time": "day", "requested_time": "day"}
         return frame
 
