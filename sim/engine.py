@@ -341,6 +341,44 @@ class _CustomerLines:
         self.objects[index] = order
         return order
 
+    def materialise_served(self, period: _Period, ks: np.ndarray) -> list[_Order]:
+        """:meth:`materialise` with ``restore`` for lines ``ks`` of ``period`` (new objects),
+        reading the arrays once for all of them."""
+        index = period.base + ks
+        state = self._state
+        orders = []
+        for row in zip(
+            period.order_id.take(pa.array(ks)).to_pylist(),
+            period.product.values(ks),
+            period.source.values(ks),
+            period.zone.values(ks),
+            period.qty[ks].tolist(),
+            period.time[ks].tolist(),
+            period.requested[ks].tolist(),
+            period.lane[ks].tolist(),
+            period.segment.values(ks),
+            period.customer[ks].tolist(),
+            period.campaign.values(ks),
+            state["filled"][index].tolist(),
+            state["shipped"][index].tolist(),
+            state["delivered"][index].tolist(),
+            state["lost"][index].tolist(),
+            state["first_ship"][index].tolist(),
+            state["last_delivery"][index].tolist(),
+            state["expected"][index].tolist(),
+            index.tolist(),
+            strict=True,
+        ):
+            order = _Order(
+                row[0], _CUSTOMER, row[1], row[2], row[3], row[4], row[5], row[6],
+                lane=row[7], segment=row[8], customer=row[9], campaign=row[10],
+                filled_immediately=row[11], shipped=row[12], delivered=row[13], lost=row[14],
+                first_ship=row[15], last_delivery=row[16], expected_arrival=row[17],
+            )  # fmt: skip
+            self.objects[row[18]] = order
+            orders.append(order)
+        return orders
+
     def columns(self) -> dict[str, Any]:
         """Every line's columns: the inputs (strings as lists of coded parts) and the state
         (objects' state where they exist)."""
@@ -1232,12 +1270,17 @@ class Simulation:
         order (each becomes an order object from here on)."""
         if not self.backorder:
             return
-        for k in np.flatnonzero(short[:m] > _EPS).tolist():
-            order = self.lines.materialise(period, i + k, restore=True)
-            stock = self._stock_list[int(period.stock[i + k])]
+        ks = np.flatnonzero(short[:m] > _EPS)
+        if not len(ks):
+            return
+        orders = self.lines.materialise_served(period, i + ks)
+        stocks = period.stock[i + ks].tolist()
+        keys = (-period.priority[i + ks] if self.by_priority else np.zeros(len(ks), int)).tolist()
+        for order, stock_id, key, remaining in zip(
+            orders, stocks, keys, short[ks].tolist(), strict=True
+        ):
             self._sequence += 1
-            key = -int(period.priority[i + k]) if self.by_priority else 0
-            heapq.heappush(stock.queue, (key, self._sequence, [order, float(short[k])]))
+            heapq.heappush(self._stock_list[stock_id].queue, (key, self._sequence, [order, remaining]))
 
     def _outcome(
         self, order: _Order, kind: str, qty: float, days_late: float = 0.0, at: float | None = None
