@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from scenarios.schema import NodeKind, ProductKind, Scenario
@@ -246,7 +248,7 @@ def _backorder_age(
         ["time", "qty"],
     ]
     allocated.insert(0, "order_id", event_ids.loc[allocated.index])
-    allocated = allocated[allocated["order_id"].isin(waited["order_id"])]
+    allocated = allocated[_isin(allocated["order_id"], waited["order_id"])]
     joined = allocated.merge(waited, on="order_id", how="inner")
     waits = (joined["time"] - joined["placed_time"]).to_numpy()
     late = waits > 1e-9
@@ -364,6 +366,15 @@ def _keyed(frame: pd.DataFrame, columns: tuple[str, ...], keys: tuple[str, ...])
             if key in frame.columns and not isinstance(frame[key].dtype, pd.CategoricalDtype)
         }
     )
+
+
+def _isin(values: pd.Series, candidates: pd.Series) -> np.ndarray:
+    """``values.isin(candidates)`` for string columns, hashed by Arrow."""
+    found = pc.is_in(
+        pa.array(values, type=pa.large_string()),
+        value_set=pa.array(candidates, type=pa.large_string()),
+    )
+    return found.to_numpy(zero_copy_only=False)
 
 
 def _where(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
