@@ -10,6 +10,18 @@ Every customer order line is served from the stock point that serves its zone: w
 ships at once, the rest is backordered (served first-come first-served on later receipts) or lost,
 per ``fulfillment.unmet_demand``. Demand is one SimPy process walking a vectorised order stream,
 not one process per customer.
+
+Customer lines are served in blocks: all lines that arrive before the next scheduled SimPy event
+are served in one step (numpy, or a plain loop for short blocks), each at its own arrival time,
+because nothing else can happen between them. The intra-day rule is therefore the same as serving
+each line with its own timeout: a line sees every receipt, release and review scheduled before
+its arrival time and none after; lines at the same time as another event come after it. A block
+stops before a line whose service makes the simulation act (a continuous-review reorder, a
+shipment held by a lane closure or the lane's daily capacity), which is served alone at its
+time. Results are bit for bit those of one timeout per line (tested on random networks).
+Customer lines live in columns (``Simulation.lines``); a line that waits in a backorder queue
+becomes an ``_Order`` like supply orders, so queues hold ``(−priority, sequence, [order,
+remaining])`` for customer lines and transfers alike (see :meth:`Simulation.waiting`).
 """
 
 from __future__ import annotations
@@ -751,6 +763,24 @@ class Simulation:
             if entry[1] <= _EPS:
                 stock.backlog -= entry[1]
                 heapq.heappop(stock.queue)
+
+    def waiting(self, node: str, product: str) -> list[tuple[str, str, float]]:
+        """Demand waiting at stock point ``(node, product)``, in the order it will be served:
+        ``(destination, order_id, remaining)`` per queued customer line or transfer
+        (destination is the customer zone or the receiving stock point).
+
+        Examples
+        --------
+        >>> from scenarios import load_scenario, SupplyNetwork
+        >>> s = load_scenario("retailer_holiday", {"horizon_days": 7})
+        >>> sim = Simulation(s, SupplyNetwork(s), ReleaseSchedule.empty(),
+        ...                  pd.DataFrame({c: [] for c in ORDER_COLUMNS}), Streams.from_seed(
+        ...                      np.random.SeedSequence(1)))
+        >>> sim.waiting("dc_north", "earbuds")
+        []
+        """
+        queue = sorted(self.stocks[(node, product)].queue, key=lambda entry: entry[:2])
+        return [(order.destination, order.order_id, rest) for _, _, (order, rest) in queue]
 
     # ---------------------------------------------------------------------------- customers
     def _customer_process(self) -> Generator[simpy.Event, Any, None]:
