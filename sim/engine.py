@@ -459,6 +459,8 @@ class Simulation:
     reference the block path is tested against)."""
     vector_block: int = _VECTOR_BLOCK
     """Blocks of at least this many lines are decided with numpy, shorter ones in a loop."""
+    min_block: int = 16
+    """Fewer lines than this before the next event are served one by one (the per-line path)."""
 
     def __init__(
         self,
@@ -889,6 +891,11 @@ class Simulation:
                 i + 1,
             )
             j = min(j, i + window)
+            if j - i < self.min_block:  # a few lines: cheaper one by one
+                self._serve_one(period, i)
+                now = env.now
+                i += 1
+                continue
             cut, now = self._serve_block(period, i, j)
             if cut == j:
                 window = min(window * 2, 1 << 16)

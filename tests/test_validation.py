@@ -239,11 +239,11 @@ def test_units_and_orders_are_conserved_on_random_networks(data: dict) -> None:
     assert (inventory["backorders"] >= -1e-9).all() and (inventory["on_order"] >= -1e-9).all()
 
 
-@pytest.mark.parametrize("vector_block", [1, 10**9])
+@pytest.mark.parametrize(("vector_block", "min_block"), [(1, 1), (10**9, 1), (10**9, 3)])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_random_network())
 def test_block_serving_equals_line_by_line_on_random_networks(
-    vector_block: int, data: dict
+    vector_block: int, min_block: int, data: dict
 ) -> None:
     """Serving customer lines in blocks between SimPy events (numpy or loop decisions) gives
     exactly the tables of one SimPy step per line."""
@@ -264,6 +264,7 @@ def test_block_serving_equals_line_by_line_on_random_networks(
         )
         simulation.block_serving = blocks
         simulation.vector_block = vector_block
+        simulation.min_block = min_block
         tables.append(simulation.run())
     for name in ("orders", "events", "inventory"):
         pd.testing.assert_frame_equal(tables[0][name], tables[1][name], check_exact=True)
