@@ -71,9 +71,7 @@ def _one_replication(
     add("backorders", backordered["qty"].sum(), "units")
     add("open_backorders_end", customer["open_qty"].sum(), "units")
     add("lost_sales", customer["lost_qty"].sum(), "units")
-    delivered = customer.loc[
-        customer["delivered_qty"] > 0, ["last_delivery_time", "placed_time"]
-    ]
+    delivered = customer.loc[customer["delivered_qty"] > 0, ["last_delivery_time", "placed_time"]]
     lead = (delivered["last_delivery_time"] - delivered["placed_time"]).to_numpy()
     add("order_lead_time_mean", float(np.mean(lead)) if len(lead) else math.nan, "days")
     add("order_lead_time_p95", float(np.percentile(lead, 95)) if len(lead) else math.nan, "days")

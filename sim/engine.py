@@ -38,7 +38,6 @@ import pandas as pd
 import pyarrow as pa
 import simpy
 
-from crm_model.demand import ORDER_COLUMNS
 from crm_model.stream import OUTCOME_COLUMNS, OrderStream
 from scenarios.network import SupplyNetwork
 from scenarios.schema import (
@@ -310,7 +309,8 @@ class _CustomerLines:
         if self.count + n > capacity:
             grown = max(2 * capacity, self.count + n, 1024)
             for name, values in self._state.items():
-                fresh = np.zeros(grown) if name in ("filled", "shipped", "delivered", "lost") else np.full(grown, math.nan)
+                quantity = name in ("filled", "shipped", "delivered", "lost")
+                fresh = np.zeros(grown) if quantity else np.full(grown, math.nan)
                 fresh[: self.count] = values[: self.count]
                 self._state[name] = fresh
         self.count += n
@@ -773,11 +773,13 @@ class Simulation:
 
         Examples
         --------
+        >>> from crm_model import DemandModel
         >>> from scenarios import load_scenario, SupplyNetwork
         >>> s = load_scenario("retailer_holiday", {"horizon_days": 7})
-        >>> sim = Simulation(s, SupplyNetwork(s), ReleaseSchedule.empty(),
-        ...                  pd.DataFrame({c: [] for c in ORDER_COLUMNS}), Streams.from_seed(
-        ...                      np.random.SeedSequence(1)))
+        >>> streams = Streams.from_seed(np.random.SeedSequence(1))
+        >>> orders = DemandModel(s).sample(streams.demand)
+        >>> sim = Simulation(s, SupplyNetwork(s), ReleaseSchedule.empty(), orders, streams)
+        >>> _ = sim.run()
         >>> sim.waiting("dc_north", "earbuds")
         []
         """
@@ -918,7 +920,7 @@ class Simulation:
         earlier clock, doubling hops first, because ``now + (target − now)`` can miss
         ``target`` by rounding."""
         env = self.env
-        while 0 < env.now and 2 * env.now < target:
+        while env.now > 0 and 2 * env.now < target:
             yield env.timeout(env.now)
         if target > env.now:
             yield env.timeout(target - env.now)
@@ -927,8 +929,7 @@ class Simulation:
         """Serve line ``k`` of the period now, one SimPy step at its arrival (the exact path)."""
         order = self.lines.materialise(period, k)
         self._served = period.base + k + 1
-        zone, product = order.destination, order.product
-        self._event(_PLACED, order, zone, order.qty, order.requested)
+        self._event(_PLACED, order, order.destination, order.qty, order.requested)
         stock_id = int(period.stock[k])
         if stock_id < 0:  # a service, or a zone no stock point serves: delivered on order
             order.filled_immediately = order.qty
@@ -1006,8 +1007,7 @@ class Simulation:
             if self.backorder:
                 backlog = np.add.accumulate(np.concatenate(([stock.backlog], r)))
             trigger = self._review_triggers(stock, f, r, after, backlog)
-            if trigger < g_cut:
-                g_cut = trigger
+            g_cut = min(g_cut, trigger)
             if g_cut < len(where):
                 cut = min(cut, int(where[g_cut]))
             fill[where], short[where] = f, r
@@ -1317,7 +1317,8 @@ class Simulation:
             orders, stocks, keys, short[ks].tolist(), strict=True
         ):
             self._sequence += 1
-            heapq.heappush(self._stock_list[stock_id].queue, (key, self._sequence, [order, remaining]))
+            entry = (key, self._sequence, [order, remaining])
+            heapq.heappush(self._stock_list[stock_id].queue, entry)
 
     def _outcome(
         self, order: _Order, kind: str, qty: float, days_late: float = 0.0, at: float | None = None
@@ -1700,8 +1701,10 @@ class Simulation:
         rows = []
         for o in self.orders:
             in_transit = o.shipped - o.delivered
-            pending = open_qty.get(id(o), 0.0) if o.order_type is _TRANSFER else (
-                o.qty - o.shipped - o.lost
+            pending = (
+                open_qty.get(id(o), 0.0)
+                if o.order_type is _TRANSFER
+                else (o.qty - o.shipped - o.lost)
             )
             rows.append(
                 (
@@ -1734,13 +1737,13 @@ class Simulation:
         supply_columns = dict(zip(ORDER_TABLE_COLUMNS, supply, strict=True))
         c = self.lines.columns()
         n = len(c["qty"])
-        pending = np.zeros(n)
+        waiting = np.zeros(n)
         for index, order in self.lines.objects.items():
-            pending[index] = open_qty.get(id(order), 0.0)
+            waiting[index] = open_qty.get(id(order), 0.0)
         in_transit = c["shipped"] - c["delivered"]
         status = np.select(
             [
-                pending > _EPS,
+                waiting > _EPS,
                 in_transit > _EPS,
                 c["lost"] >= c["qty"] - _EPS,
                 c["lost"] > _EPS,
@@ -1770,7 +1773,7 @@ class Simulation:
             "delivered_qty": c["delivered"],
             "in_transit_qty": in_transit,
             "lost_qty": c["lost"],
-            "open_qty": pending,
+            "open_qty": waiting,
             "first_ship_time": c["first_ship"],
             "last_delivery_time": c["last_delivery"],
             "expected_arrival": c["expected"],

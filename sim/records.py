@@ -84,7 +84,9 @@ def coded(values: Any) -> Coded:
 def string_column(codes: np.ndarray, labels: pa.Array) -> pd.api.extensions.ExtensionArray:
     """A pandas ``str`` column decoded from codes into Arrow labels (no Python strings)."""
     values = pc.take(labels, pa.array(codes))
-    return pd.arrays.ArrowStringArray(pa.chunked_array([values]), dtype=_STR)
+    return pd.arrays.ArrowStringArray(  # type: ignore[call-arg]  # dtype is in pandas ≥ 3
+        pa.chunked_array([values]), dtype=_STR
+    )
 
 
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)

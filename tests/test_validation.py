@@ -247,10 +247,10 @@ def test_block_serving_equals_line_by_line_on_random_networks(
 ) -> None:
     """Serving customer lines in blocks between SimPy events (numpy or loop decisions) gives
     exactly the tables of one SimPy step per line."""
+    from crm_model import DemandModel
     from scenarios import SupplyNetwork
     from sim import Simulation, Streams
     from sim.disruptions import Disruptions, sample_windows
-    from crm_model import DemandModel
 
     scenario = scenario_from_dict(data)
     network = SupplyNetwork(scenario)
