@@ -754,7 +754,12 @@ class Simulation:
                 self._outcome(order, "lost", remaining)
 
     def _serve_queue(self, stock: _Stock) -> None:
+        """Allocate on-hand to the waiting demand in queue order: runs of customer lines in one
+        step (:meth:`_serve_waiting_lines`), transfers and lines whose shipment or review makes
+        the simulation act one by one."""
         while stock.queue and stock.on_hand > _EPS:
+            if self.block_serving and self._serve_waiting_lines(stock):
+                continue
             entry = stock.queue[0][2]
             order, remaining = entry
             take = min(remaining, stock.on_hand)
@@ -765,6 +770,77 @@ class Simulation:
             if entry[1] <= _EPS:
                 stock.backlog -= entry[1]
                 heapq.heappop(stock.queue)
+
+    def _serve_waiting_lines(self, stock: _Stock) -> int:
+        """Serve the customer lines at the head of ``stock``'s queue that on-hand reaches, up to
+        the first transfer or the first line whose shipment a lane closure or capacity would
+        hold or after which a continuous-review policy would reorder; return how many were
+        served. The same allocations, transit draws, log records and outcomes, in the same
+        order, as one by one."""
+        queue = stock.queue
+        now = self.env.now
+        reorders = self._reorders(stock)
+        held = self._held_lanes
+        on_hand, backlog = stock.on_hand, stock.backlog
+        used: dict[int, float] = {}
+        served: list[tuple[_Order, float]] = []
+        while queue and on_hand > _EPS:
+            entry = queue[0][2]
+            order, remaining = entry
+            if order.order_type is not _CUSTOMER:
+                break
+            take = min(remaining, on_hand)
+            left, after, owed = remaining - take, on_hand - take, backlog - take
+            if reorders is not None and reorders(after + stock.on_order - owed):
+                break
+            lane_index = order.lane
+            if lane_index in held:
+                if (
+                    self.disruptions.blocked_until(DisruptionKind.LANE_CLOSURE, lane_index, now)
+                    > now
+                ):
+                    break
+                capacity = self.net.lane(lane_index).capacity_per_day
+                if capacity is not None:
+                    before = used.get(
+                        lane_index, self._used.get(("lane", lane_index, math.floor(now)), 0.0)
+                    )
+                    if before + take > capacity + _EPS:
+                        break
+                    used[lane_index] = before + take
+            entry[1] = left
+            on_hand, backlog = after, owed
+            if left <= _EPS:
+                backlog -= left
+                heapq.heappop(queue)
+            served.append((order, take))
+        stock.on_hand, stock.backlog = on_hand, backlog
+        if not served:
+            return 0
+        draws: dict[int, list[float]] = {}
+        for order, _ in served:
+            draws[order.lane] = draws.get(order.lane, [])
+            draws[order.lane].append(0.0)
+        for lane_index, slots in draws.items():  # lanes in order of first use
+            draws[lane_index] = self._transits(lane_index, len(slots)).tolist()[::-1]
+        node, add = stock.node, self.log.add
+        for order, take in served:
+            lane_index = order.lane
+            lane = self.net.lane(lane_index)
+            if lane.capacity_per_day is not None:
+                self._used[("lane", lane_index, math.floor(now))] += take
+            extra = self.disruptions.lane_extra_days(lane_index, now)
+            transit = draws[lane_index].pop() + extra
+            expected = now + lane.lead_time.expected() + extra
+            add(now, _ALLOCATED, order.order_id, _CUSTOMER, node, order.product, take)
+            order.shipped += take
+            if math.isnan(order.first_ship):
+                order.first_ship = now
+            order.expected_arrival = expected
+            add(now, _SHIPPED, order.order_id, _CUSTOMER, node, order.product, take, expected,
+                lane_index)  # fmt: skip
+            self._deliver(order, take, now + transit)
+        return len(served)
 
     def waiting(self, node: str, product: str) -> list[tuple[str, str, float]]:
         """Demand waiting at stock point ``(node, product)``, in the order it will be served:
