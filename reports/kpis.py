@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from scenarios.schema import NodeKind, ProductKind, Scenario
@@ -36,6 +38,7 @@ def _one_replication(
     orders: pd.DataFrame,
     events: pd.DataFrame,
     inventory: pd.DataFrame,
+    ids: tuple[pd.Series, pd.Series] | None = None,
 ) -> list[tuple[int, str, str, float, str]]:
     cur = scenario.currency
     warm = scenario.simulation.warmup_days
@@ -48,7 +51,7 @@ def _one_replication(
     unit_cost = {p: spec.unit_cost for p, spec in scenario.products.items()}
     customer = orders[(orders["order_type"] == "customer") & (orders["placed_time"] >= warm)]
     physical = {p: spec.kind != ProductKind.SERVICE for p, spec in scenario.products.items()}
-    goods = customer[customer["product"].map(physical).astype(bool)]
+    goods = _where(customer, customer["product"].map(physical).astype(bool).to_numpy())
     service_base = goods if len(goods) else customer
 
     add("orders", len(customer), "order lines")
@@ -59,15 +62,16 @@ def _one_replication(
         "fraction",
     )
     add("otif", _ratio(service_base["on_time"].sum(), len(service_base)), "fraction")
-    backordered = events[
+    backordered = events.loc[
         (events["event"] == "backordered")
         & (events["order_type"] == "customer")
-        & (events["time"] >= warm)
+        & (events["time"] >= warm),
+        ["qty"],
     ]
     add("backorders", backordered["qty"].sum(), "units")
     add("open_backorders_end", customer["open_qty"].sum(), "units")
     add("lost_sales", customer["lost_qty"].sum(), "units")
-    delivered = customer[customer["delivered_qty"] > 0]
+    delivered = customer.loc[customer["delivered_qty"] > 0, ["last_delivery_time", "placed_time"]]
     lead = (delivered["last_delivery_time"] - delivered["placed_time"]).to_numpy()
     add("order_lead_time_mean", float(np.mean(lead)) if len(lead) else math.nan, "days")
     add("order_lead_time_p95", float(np.percentile(lead, 95)) if len(lead) else math.nan, "days")
@@ -123,15 +127,19 @@ def _one_replication(
             )
         )
     )
-    shipped = events[
-        (events["event"] == "shipped") & (events["lane"] >= 0) & (events["time"] >= warm)
+    shipped = events.loc[
+        (events["event"] == "shipped") & (events["lane"] >= 0) & (events["time"] >= warm),
+        ["qty", "lane"],
     ]
     lanes = scenario.lanes
-    per_unit = (
-        shipped["lane"].map(dict(enumerate(lane.cost_per_unit for lane in lanes))).astype(float)
+    lane_index = shipped["lane"].to_numpy()
+    per_unit = pd.Series(
+        np.array([lane.cost_per_unit for lane in lanes], dtype=float)[lane_index],
+        index=shipped.index,
     )
-    per_shipment = (
-        shipped["lane"].map(dict(enumerate(lane.cost_per_shipment for lane in lanes))).astype(float)
+    per_shipment = pd.Series(
+        np.array([lane.cost_per_shipment for lane in lanes], dtype=float)[lane_index],
+        index=shipped.index,
     )
     transport_cost = float((shipped["qty"] * per_unit).sum() + per_shipment.sum())
 
@@ -153,7 +161,11 @@ def _one_replication(
         ),
         "fraction",
     )
-    add("backorder_age_mean", _backorder_age(customer, events, scenario.horizon_days), "days")
+    add(
+        "backorder_age_mean",
+        _backorder_age(customer, events, scenario.horizon_days, ids),
+        "days",
+    )
     add("avg_on_order", inv["on_order"].sum() / days, "units")
     cogs = float(
         (customer["delivered_qty"] * customer["product"].map(unit_cost).astype(float)).sum()
@@ -210,21 +222,31 @@ def _one_replication(
     return rows
 
 
-def _backorder_age(customer: pd.DataFrame, events: pd.DataFrame, horizon: float) -> float:
+def _backorder_age(
+    customer: pd.DataFrame,
+    events: pd.DataFrame,
+    horizon: float,
+    ids: tuple[pd.Series, pd.Series] | None = None,
+) -> float:
     """Mean days a backordered unit waited for stock (units still waiting at the end count with
-    their age at the end of the horizon)."""
+    their age at the end of the horizon). ``ids`` are the ``order_id`` columns of the orders
+    and events tables when ``customer`` and ``events`` leave them out (by index label)."""
     if customer.empty:
         return math.nan
+    order_ids, event_ids = ids if ids is not None else (customer["order_id"], events["order_id"])
     waited = customer.loc[
         customer["qty"] - customer["filled_immediately"] - customer["lost_qty"] > 1e-9,
-        ["order_id", "placed_time"],
+        ["placed_time"],
     ]
     if waited.empty:
         return math.nan
+    waited.insert(0, "order_id", order_ids.loc[waited.index])
     allocated = events.loc[
         (events["event"] == "allocated") & (events["order_type"] == "customer"),
-        ["order_id", "time", "qty"],
+        ["time", "qty"],
     ]
+    allocated.insert(0, "order_id", event_ids.loc[allocated.index])
+    allocated = allocated[_isin(allocated["order_id"], waited["order_id"])]
     joined = allocated.merge(waited, on="order_id", how="inner")
     waits = (joined["time"] - joined["placed_time"]).to_numpy()
     late = waits > 1e-9
@@ -276,15 +298,19 @@ def _bullwhip(
         (orders["order_type"].isin(["purchase", "transfer", "production"]))
         & (orders["placed_time"] >= warm)
     ]
-    issued = events[
+    issued = events.loc[
         (events["time"] >= warm)
         & (
             ((events["event"] == "placed") & (events["order_type"] == "customer"))
             | ((events["event"] == "placed") & (events["order_type"] == "transfer"))
             | (events["event"] == "consumed")
-        )
+        ),
+        ["node", "time", "qty"],
     ]
-    customer_lines = orders[(orders["order_type"] == "customer") & (orders["placed_time"] >= warm)]
+    customer_lines = orders.loc[
+        (orders["order_type"] == "customer") & (orders["placed_time"] >= warm),
+        ["source", "placed_time", "qty"],
+    ]
     for level in sorted({e for n, e in echelons.items() if n in stock_points}):
         nodes = {n for n, e in echelons.items() if e == level and n in stock_points}
         mine = placed[placed["destination"].isin(nodes)]
@@ -307,6 +333,59 @@ def _bullwhip(
     return result
 
 
+_ORDER_KEYS = ("order_type", "product", "source", "destination")
+_ORDER_COLUMNS = (
+    "replication",
+    *_ORDER_KEYS,
+    "qty",
+    "placed_time",
+    "filled_immediately",
+    "shipped_qty",
+    "delivered_qty",
+    "lost_qty",
+    "open_qty",
+    "last_delivery_time",
+    "on_time",
+)
+_EVENT_KEYS = ("event", "order_type", "node", "product")
+_EVENT_COLUMNS = ("replication", "time", *_EVENT_KEYS, "qty", "lane")
+"""Columns the KPIs filter and sum; ``order_id`` (high cardinality) is looked up by index
+label only where needed (backorder age)."""
+
+
+def _keyed(frame: pd.DataFrame, columns: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    """The columns the KPIs read, with the low-cardinality string keys as categoricals (sorted
+    categories, so groupby order is unchanged): filters then move integer codes, not strings."""
+    frame = frame[[c for c in columns if c in frame.columns]]
+    return frame.assign(
+        **{
+            key: pd.Categorical(frame[key])
+            for key in keys
+            if key in frame.columns and not isinstance(frame[key].dtype, pd.CategoricalDtype)
+        }
+    )
+
+
+def _isin(values: pd.Series, candidates: pd.Series) -> np.ndarray:
+    """``values.isin(candidates)`` for string columns, hashed by Arrow."""
+    found = pc.is_in(
+        pa.array(values, type=pa.large_string()),
+        value_set=pa.array(candidates, type=pa.large_string()),
+    )
+    return found.to_numpy(zero_copy_only=False)
+
+
+def _where(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """The rows of ``frame`` where ``mask`` holds (the frame itself when it holds everywhere)."""
+    return frame if mask.all() else frame[mask]
+
+
+def _replication(frame: pd.DataFrame, rep: int) -> pd.DataFrame:
+    """The rows of replication ``rep`` (the frame itself when it holds only that one)."""
+    mask = frame["replication"].to_numpy() == rep
+    return frame if mask.all() else frame[mask]
+
+
 def compute_kpis(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """KPIs per replication as a long table with :data:`KPI_COLUMNS`.
 
@@ -315,16 +394,20 @@ def compute_kpis(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> pd.Data
     are cash costs in the scenario currency (shortage penalties are planning devices, not costs).
     Orders placed and days before ``simulation.warmup_days`` are left out.
     """
-    orders, events, inventory = tables["orders"], tables["events"], tables["inventory"]
+    orders = _keyed(tables["orders"], _ORDER_COLUMNS, _ORDER_KEYS)
+    events = _keyed(tables["events"], _EVENT_COLUMNS, _EVENT_KEYS)
+    ids = (tables["orders"]["order_id"], tables["events"]["order_id"])
+    inventory = tables["inventory"]
     reps = sorted(set(orders["replication"]) | set(inventory["replication"])) or [0]
     rows = []
     for rep in reps:
         rows += _one_replication(
             scenario,
             int(rep),
-            orders[orders["replication"] == rep],
-            events[events["replication"] == rep],
-            inventory[inventory["replication"] == rep],
+            _replication(orders, rep),
+            _replication(events, rep),
+            _replication(inventory, rep),
+            ids,
         )
     frame = pd.DataFrame.from_records(rows, columns=list(KPI_COLUMNS))
     return frame

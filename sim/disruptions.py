@@ -105,6 +105,25 @@ class Disruptions:
             for w in self._active(self._by_lane.get((DisruptionKind.LANE_DELAY, lane), []), t)
         )
 
+    def lane_windows(self, kind: DisruptionKind, lane: int) -> list[DisruptionWindow]:
+        """The ``kind`` windows (closure or delay) of lane ``lane``."""
+        return self._by_lane.get((kind, lane), [])
+
+    def lane_closed(self, lane: int, times: np.ndarray) -> np.ndarray:
+        """For each time, whether a closure window of the lane is active then (vectorised
+        ``blocked_until(LANE_CLOSURE, lane, t) > t``)."""
+        closed = np.zeros(len(times), dtype=bool)
+        for w in self.lane_windows(DisruptionKind.LANE_CLOSURE, lane):
+            closed |= (times >= w.start) & (times < w.end)
+        return closed
+
+    def lane_extra_days_at(self, lane: int, times: np.ndarray) -> np.ndarray:
+        """:meth:`lane_extra_days` at each of ``times`` (the same sums, window by window)."""
+        extra = np.zeros(len(times), dtype=float)
+        for w in self.lane_windows(DisruptionKind.LANE_DELAY, lane):
+            extra = extra + np.where((times >= w.start) & (times < w.end), w.spec.extra_days, 0.0)
+        return extra
+
     def stock_losses(self) -> list[DisruptionWindow]:
         return [w for w in self.windows if w.spec.kind == DisruptionKind.STOCK_LOSS]
 

@@ -10,6 +10,18 @@ Every customer order line is served from the stock point that serves its zone: w
 ships at once, the rest is backordered (served first-come first-served on later receipts) or lost,
 per ``fulfillment.unmet_demand``. Demand is one SimPy process walking a vectorised order stream,
 not one process per customer.
+
+Customer lines are served in blocks: all lines that arrive before the next scheduled SimPy event
+are served in one step (numpy, or a plain loop for short blocks), each at its own arrival time,
+because nothing else can happen between them. The intra-day rule is therefore the same as serving
+each line with its own timeout: a line sees every receipt, release and review scheduled before
+its arrival time and none after; lines at the same time as another event come after it. A block
+stops before a line whose service makes the simulation act (a continuous-review reorder, a
+shipment held by a lane closure or the lane's daily capacity), which is served alone at its
+time. Results are bit for bit those of one timeout per line (tested on random networks).
+Customer lines live in columns (``Simulation.lines``); a line that waits in a backorder queue
+becomes an ``_Order`` like supply orders, so queues hold ``(−priority, sequence, [order,
+remaining])`` for customer lines and transfers alike (see :meth:`Simulation.waiting`).
 """
 
 from __future__ import annotations
@@ -25,18 +37,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import simpy
 
-from crm_model.demand import ORDER_COLUMNS
 from crm_model.stream import OUTCOME_COLUMNS, OrderStream
 from scenarios.network import SupplyNetwork
-from scenarios.state import (
-    KnownDisruption,
-    OpenCustomerOrder,
-    OpenSupplyOrder,
-    SupplyOrderKind,
-    SupplyState,
-)
 from scenarios.schema import (
     Allocation,
     DisruptionKind,
@@ -50,15 +55,22 @@ from scenarios.schema import (
     SourcingRuleKind,
     UnmetDemand,
 )
+from scenarios.state import (
+    KnownDisruption,
+    OpenCustomerOrder,
+    OpenSupplyOrder,
+    SupplyOrderKind,
+    SupplyState,
+)
 from sim.disruptions import Disruptions
-from sim.records import EventLog, EventType, OrderType
+from sim.records import Coded, EventLog, EventType, OrderType, coded, join_coded
 
 __all__ = [
     "CONTROL_OFFSET",
     "ORDER_TABLE_COLUMNS",
-    "Control",
     "RELEASE_OFFSET",
     "SNAPSHOT_OFFSET",
+    "Control",
     "ReleaseSchedule",
     "Simulation",
     "Streams",
@@ -72,6 +84,8 @@ after the day's receipts at the day's start, before the day's planned releases."
 SNAPSHOT_OFFSET = 1.0 - 1e-7
 """Inventory is recorded this far into each day (after the day's demand, before the next day)."""
 _EPS = 1e-9
+_VECTOR_BLOCK = 256
+"""Blocks of at least this many customer lines are decided with numpy, shorter ones in a loop."""
 
 ORDER_TABLE_COLUMNS = (
     "order_id",
@@ -244,6 +258,216 @@ class _Stock:
     smoothed: float | None = None
 
 
+@dataclass(eq=False, slots=True)
+class _Strings:
+    """A string column of a period as codes into its distinct values (``names``), with the
+    values as an Arrow array for building tables."""
+
+    codes: np.ndarray
+    names: np.ndarray
+    labels: pa.Array
+
+    @classmethod
+    def of(cls, column: pd.Series) -> _Strings:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        names = np.asarray(uniques, dtype=object)
+        return cls(np.asarray(codes, dtype=np.int64), names, _arrow(names))
+
+    def __getitem__(self, k: int) -> Any:
+        return self.names[self.codes[k]]
+
+    def values(self, rows: np.ndarray) -> list[Any]:
+        return self.names[self.codes[rows]].tolist()
+
+
+def _arrow(names: np.ndarray) -> pa.Array:
+    return pa.array(names, type=pa.large_string(), from_pandas=True)
+
+
+@dataclass(eq=False, slots=True)
+class _Period:
+    """One period's customer order lines as arrays (see ``ORDER_COLUMNS``; strings coded),
+    with each line's serving lane (−1 for none), the stock point serving it (an index into
+    ``Simulation._stock_list``, −1 for services and unserved zones) and its allocation priority;
+    ``base`` is the global index of the period's first line. ``nodes`` labels the zones then
+    the stock point serving each zone (event ``node`` codes)."""
+
+    order_id: pa.Array
+    time: np.ndarray
+    customer: np.ndarray
+    segment: _Strings
+    zone: _Strings
+    product: _Strings
+    qty: np.ndarray
+    campaign: _Strings
+    requested: np.ndarray
+    lane: np.ndarray
+    source: _Strings
+    stock: np.ndarray
+    priority: np.ndarray
+    nodes: pa.Array
+    base: int
+
+
+_LINE_STATE = (
+    "filled",
+    "shipped",
+    "delivered",
+    "lost",
+    "first_ship",
+    "last_delivery",
+    "expected",
+)
+
+
+class _CustomerLines:
+    """Customer order lines in columns, one row per line in arrival order (the customer part of
+    the orders table).
+
+    Lines served in bulk are recorded in these arrays. A line that the per-line path serves, or
+    that waits in a backorder queue, gets an ``_Order`` (in ``objects``, by line index) that
+    holds its state from then on; the orders table takes those lines from their objects.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.periods: list[_Period] = []
+        self.objects: dict[int, _Order] = {}
+        self._state = {name: np.zeros(0) for name in _LINE_STATE}
+
+    def add(self, period: _Period) -> None:
+        """Register a period's lines (unserved: zero quantities, NaN times)."""
+        n = len(period.time)
+        self.periods.append(period)
+        capacity = len(self._state["filled"])
+        if self.count + n > capacity:
+            grown = max(2 * capacity, self.count + n, 1024)
+            for name, values in self._state.items():
+                quantity = name in ("filled", "shipped", "delivered", "lost")
+                fresh = np.zeros(grown) if quantity else np.full(grown, math.nan)
+                fresh[: self.count] = values[: self.count]
+                self._state[name] = fresh
+        self.count += n
+
+    def record(self, start: int, **values: np.ndarray) -> None:
+        """Set the state columns of lines ``start, start + 1, …`` (one array per name)."""
+        for name, column in values.items():
+            self._state[name][start : start + len(column)] = column
+
+    def materialise(self, period: _Period, k: int, restore: bool = False) -> _Order:
+        """The ``_Order`` of line ``k`` of ``period`` (created on first use; ``restore`` copies
+        the state recorded so far)."""
+        index = period.base + k
+        order = self.objects.get(index)
+        if order is not None:
+            return order
+        order = _Order(
+            period.order_id[k].as_py(),
+            _CUSTOMER,
+            period.product[k],
+            period.source[k],
+            period.zone[k],
+            float(period.qty[k]),
+            float(period.time[k]),
+            float(period.requested[k]),
+            lane=int(period.lane[k]),
+            segment=period.segment[k],
+            customer=int(period.customer[k]),
+            campaign=period.campaign[k],
+        )
+        if restore:
+            state = self._state
+            order.filled_immediately = float(state["filled"][index])
+            order.shipped = float(state["shipped"][index])
+            order.delivered = float(state["delivered"][index])
+            order.lost = float(state["lost"][index])
+            order.first_ship = float(state["first_ship"][index])
+            order.last_delivery = float(state["last_delivery"][index])
+            order.expected_arrival = float(state["expected"][index])
+        self.objects[index] = order
+        return order
+
+    def materialise_served(self, period: _Period, ks: np.ndarray) -> list[_Order]:
+        """:meth:`materialise` with ``restore`` for lines ``ks`` of ``period`` (new objects),
+        reading the arrays once for all of them."""
+        index = period.base + ks
+        state = self._state
+        orders = []
+        for row in zip(
+            period.order_id.take(pa.array(ks)).to_pylist(),
+            period.product.values(ks),
+            period.source.values(ks),
+            period.zone.values(ks),
+            period.qty[ks].tolist(),
+            period.time[ks].tolist(),
+            period.requested[ks].tolist(),
+            period.lane[ks].tolist(),
+            period.segment.values(ks),
+            period.customer[ks].tolist(),
+            period.campaign.values(ks),
+            state["filled"][index].tolist(),
+            state["shipped"][index].tolist(),
+            state["delivered"][index].tolist(),
+            state["lost"][index].tolist(),
+            state["first_ship"][index].tolist(),
+            state["last_delivery"][index].tolist(),
+            state["expected"][index].tolist(),
+            index.tolist(),
+            strict=True,
+        ):
+            order = _Order(
+                row[0], _CUSTOMER, row[1], row[2], row[3], row[4], row[5], row[6],
+                lane=row[7], segment=row[8], customer=row[9], campaign=row[10],
+                filled_immediately=row[11], shipped=row[12], delivered=row[13], lost=row[14],
+                first_ship=row[15], last_delivery=row[16], expected_arrival=row[17],
+            )  # fmt: skip
+            self.objects[row[18]] = order
+            orders.append(order)
+        return orders
+
+    def columns(self) -> dict[str, Any]:
+        """Every line's columns: the inputs (strings as lists of coded parts) and the state
+        (objects' state where they exist)."""
+
+        def join(name: str, dtype: Any) -> np.ndarray:
+            parts = [getattr(p, name) for p in self.periods]
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+        def strings(name: str) -> list[Coded]:
+            return [(part.codes, part.labels) for part in (getattr(p, name) for p in self.periods)]
+
+        n = self.count
+        columns: dict[str, Any] = {
+            "order_id": [(np.arange(len(p.order_id)), p.order_id) for p in self.periods],
+            "product": strings("product"),
+            "source": strings("source"),
+            "destination": strings("zone"),
+            "lane": join("lane", np.int64),
+            "segment": strings("segment"),
+            "customer": join("customer", np.int64),
+            "campaign": strings("campaign"),
+            "qty": join("qty", float),
+            "placed": join("time", float),
+            "requested": join("requested", float),
+        }
+        for name, values in self._state.items():
+            columns[name] = values[:n].copy()
+        if self.objects:
+            index = np.fromiter(self.objects, dtype=np.int64, count=len(self.objects))
+            objects = list(self.objects.values())
+            for name, attribute in (
+                ("filled", "filled_immediately"),
+                ("shipped", "shipped"),
+                ("delivered", "delivered"),
+                ("lost", "lost"),
+                ("first_ship", "first_ship"),
+                ("last_delivery", "last_delivery"),
+                ("expected", "expected_arrival"),
+            ):
+                columns[name][index] = [getattr(o, attribute) for o in objects]
+        return columns
+
+
 class Simulation:
     """One replication of a scenario executing a plan.
 
@@ -273,6 +497,14 @@ class Simulation:
         :attr:`states` (``tandem run --snapshot-at``).
     """
 
+    block_serving: bool = True
+    """Serve customer lines in blocks between SimPy events (False: one SimPy step per line, the
+    reference the block path is tested against)."""
+    vector_block: int = _VECTOR_BLOCK
+    """Blocks of at least this many lines are decided with numpy, shorter ones in a loop."""
+    min_block: int = 16
+    """Fewer lines than this before the next event are served one by one (the per-line path)."""
+
     def __init__(
         self,
         scenario: Scenario,
@@ -297,13 +529,25 @@ class Simulation:
         )
         self._outcomes: list[tuple[Any, ...]] = []
         self._horizon = float(scenario.horizon_days)
-        self._transit_buffers: dict[int, list[float]] = {}
+        self._transit_buffers: dict[int, list[Any]] = {}  # lane → [draws, next position]
         self._lane_rngs: dict[int, np.random.Generator] = {}
         self.streams = streams
         self.disruptions = disruptions or Disruptions([])
         self.env = simpy.Environment() if env is None else env
         self.log = EventLog()
         self.orders: list[_Order] = []
+        """Supply orders (purchases, transfers, production) in the order they were placed."""
+        self.lines = _CustomerLines()
+        """Customer order lines (columnar; see :class:`_CustomerLines`)."""
+        self._served = 0  # customer lines served so far (orders table row order)
+        self._customer_label = pa.array([_CUSTOMER], type=pa.large_string())
+        self._customer_event_labels = {
+            short: pa.array(
+                [_PLACED, _ALLOCATED, _SHIPPED, _DELIVERED, short], type=pa.large_string()
+            )
+            for short in (_BACKORDERED, _LOST)
+        }
+        self._order_positions: list[int] = []  # lines served when each supply order was placed
         self.snapshots: list[tuple[int, str, str, float, float, float]] = []
         self.stochastic = scenario.simulation.stochastic_lead_times
         self.backorder = scenario.fulfillment.unmet_demand == UnmetDemand.BACKORDER
@@ -339,6 +583,14 @@ class Simulation:
         self.decisions: list[tuple[float, float]] = []
         """Controller calls: (day, seconds it took)."""
         self._generation = 0
+        self._stock_list = list(self.stocks.values())
+        self._stock_index = {key: k for k, key in enumerate(self.stocks)}
+        self._held_lanes = {
+            i
+            for i, lane in enumerate(scenario.lanes)
+            if lane.capacity_per_day is not None
+            or self.disruptions.lane_windows(DisruptionKind.LANE_CLOSURE, i)
+        }
 
     # ------------------------------------------------------------------------------- helpers
     def _next_id(self, prefix: str) -> str:
@@ -426,18 +678,41 @@ class Simulation:
         """Next transit time of a lane: drawn in blocks (one numpy call per block), lane by lane,
         from the transport stream, so each lane's draws do not depend on other lanes' traffic."""
         buffer = self._transit_buffers.get(lane_index)
-        if not buffer:
-            dist = self.net.lane(lane_index).lead_time
+        if buffer is None or buffer[1] >= len(buffer[0]):
             if not self.stochastic:
-                return max(0.0, dist.expected())
-            rng = self._lane_rngs.get(lane_index)
-            if rng is None:
-                seed = self.streams.transport.integers(0, 2**63 - 1)
-                rng = self._lane_rngs[lane_index] = np.random.default_rng([int(seed), lane_index])
-            buffer = np.maximum(np.asarray(dist.sample(rng, 512), dtype=float), 0.0).tolist()
-            buffer.reverse()
-            self._transit_buffers[lane_index] = buffer
-        return buffer.pop()
+                return max(0.0, self.net.lane(lane_index).lead_time.expected())
+            buffer = self._transit_buffers[lane_index] = [self._transit_block(lane_index), 0]
+        value = buffer[0][buffer[1]]
+        buffer[1] += 1
+        return float(value)
+
+    def _transit_block(self, lane_index: int) -> np.ndarray:
+        """The next 512 transit times of a lane (its generator is seeded from the transport
+        stream on the lane's first use)."""
+        rng = self._lane_rngs.get(lane_index)
+        if rng is None:
+            seed = self.streams.transport.integers(0, 2**63 - 1)
+            rng = self._lane_rngs[lane_index] = np.random.default_rng([int(seed), lane_index])
+        dist = self.net.lane(lane_index).lead_time
+        return np.maximum(np.asarray(dist.sample(rng, 512), dtype=float), 0.0)
+
+    def _transits(self, lane_index: int, count: int) -> np.ndarray:
+        """The lane's next ``count`` transit times: the same values :meth:`_transit` would
+        return one by one."""
+        if not self.stochastic:
+            return np.full(count, max(0.0, self.net.lane(lane_index).lead_time.expected()))
+        buffer = self._transit_buffers.get(lane_index)
+        if buffer is None:
+            buffer = self._transit_buffers[lane_index] = [self._transit_block(lane_index), 0]
+        parts = []
+        while count > 0:
+            if buffer[1] >= len(buffer[0]):
+                buffer[0], buffer[1] = self._transit_block(lane_index), 0
+            take = min(count, len(buffer[0]) - buffer[1])
+            parts.append(buffer[0][buffer[1] : buffer[1] + take])
+            buffer[1] += take
+            count -= take
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _dispatch(
         self,
@@ -537,7 +812,12 @@ class Simulation:
                 self._outcome(order, "lost", remaining)
 
     def _serve_queue(self, stock: _Stock) -> None:
+        """Allocate on-hand to the waiting demand in queue order: runs of customer lines in one
+        step (:meth:`_serve_waiting_lines`), transfers and lines whose shipment or review makes
+        the simulation act one by one."""
         while stock.queue and stock.on_hand > _EPS:
+            if self.block_serving and self._serve_waiting_lines(stock):
+                continue
             entry = stock.queue[0][2]
             order, remaining = entry
             take = min(remaining, stock.on_hand)
@@ -548,6 +828,97 @@ class Simulation:
             if entry[1] <= _EPS:
                 stock.backlog -= entry[1]
                 heapq.heappop(stock.queue)
+
+    def _serve_waiting_lines(self, stock: _Stock) -> int:
+        """Serve the customer lines at the head of ``stock``'s queue that on-hand reaches, up to
+        the first transfer or the first line whose shipment a lane closure or capacity would
+        hold or after which a continuous-review policy would reorder; return how many were
+        served. The same allocations, transit draws, log records and outcomes, in the same
+        order, as one by one."""
+        queue = stock.queue
+        now = self.env.now
+        reorders = self._reorders(stock)
+        held = self._held_lanes
+        on_hand, backlog = stock.on_hand, stock.backlog
+        used: dict[int, float] = {}
+        served: list[tuple[_Order, float]] = []
+        while queue and on_hand > _EPS:
+            entry = queue[0][2]
+            order, remaining = entry
+            if order.order_type is not _CUSTOMER:
+                break
+            take = min(remaining, on_hand)
+            left, after, owed = remaining - take, on_hand - take, backlog - take
+            if reorders is not None and reorders(after + stock.on_order - owed):
+                break
+            lane_index = order.lane
+            if lane_index in held:
+                if (
+                    self.disruptions.blocked_until(DisruptionKind.LANE_CLOSURE, lane_index, now)
+                    > now
+                ):
+                    break
+                capacity = self.net.lane(lane_index).capacity_per_day
+                if capacity is not None:
+                    before = used.get(
+                        lane_index, self._used.get(("lane", lane_index, math.floor(now)), 0.0)
+                    )
+                    if before + take > capacity + _EPS:
+                        break
+                    used[lane_index] = before + take
+            entry[1] = left
+            on_hand, backlog = after, owed
+            if left <= _EPS:
+                backlog -= left
+                heapq.heappop(queue)
+            served.append((order, take))
+        stock.on_hand, stock.backlog = on_hand, backlog
+        if not served:
+            return 0
+        draws: dict[int, list[float]] = {}
+        for order, _ in served:
+            draws[order.lane] = draws.get(order.lane, [])
+            draws[order.lane].append(0.0)
+        for lane_index, slots in draws.items():  # lanes in order of first use
+            draws[lane_index] = self._transits(lane_index, len(slots)).tolist()[::-1]
+        node, add = stock.node, self.log.add
+        for order, take in served:
+            lane_index = order.lane
+            lane = self.net.lane(lane_index)
+            if lane.capacity_per_day is not None:
+                self._used[("lane", lane_index, math.floor(now))] += take
+            extra = self.disruptions.lane_extra_days(lane_index, now)
+            transit = draws[lane_index].pop() + extra
+            expected = now + lane.lead_time.expected() + extra
+            add(now, _ALLOCATED, order.order_id, _CUSTOMER, node, order.product, take)
+            order.shipped += take
+            if math.isnan(order.first_ship):
+                order.first_ship = now
+            order.expected_arrival = expected
+            add(now, _SHIPPED, order.order_id, _CUSTOMER, node, order.product, take, expected,
+                lane_index)  # fmt: skip
+            self._deliver(order, take, now + transit)
+        return len(served)
+
+    def waiting(self, node: str, product: str) -> list[tuple[str, str, float]]:
+        """Demand waiting at stock point ``(node, product)``, in the order it will be served:
+        ``(destination, order_id, remaining)`` per queued customer line or transfer
+        (destination is the customer zone or the receiving stock point).
+
+        Examples
+        --------
+        >>> from crm_model import DemandModel
+        >>> from scenarios import load_scenario, SupplyNetwork
+        >>> s = load_scenario("retailer_holiday", {"horizon_days": 7})
+        >>> streams = Streams.from_seed(np.random.SeedSequence(1))
+        >>> orders = DemandModel(s).sample(streams.demand)
+        >>> sim = Simulation(s, SupplyNetwork(s), ReleaseSchedule.empty(), orders, streams)
+        >>> _ = sim.run()
+        >>> sim.waiting("dc_north", "earbuds")
+        []
+        """
+        queue = sorted(self.stocks[(node, product)].queue, key=lambda entry: entry[:2])
+        return [(order.destination, order.order_id, rest) for _, _, (order, rest) in queue]
 
     # ---------------------------------------------------------------------------- customers
     def _customer_process(self) -> Generator[simpy.Event, Any, None]:
@@ -569,44 +940,519 @@ class Simulation:
                 )
             start = end
 
-    def _serve_lines(self, frame: pd.DataFrame) -> Generator[simpy.Event, Any, None]:
-        columns = [frame[c].to_numpy() for c in ORDER_COLUMNS]
-        products = self.scenario.products
-        for oid, time, customer, segment, zone, product, qty, campaign, requested in zip(
-            *columns, strict=True
-        ):
-            if time > self.env.now:
-                yield self.env.timeout(time - self.env.now)
-            lane = self._serving.get(zone)
-            source = "" if lane is None else self.net.lane(lane).src
-            order = _Order(
-                oid,
-                _CUSTOMER,
-                product,
-                source,
-                zone,
-                float(qty),
-                float(time),
-                float(requested),
-                lane=-1 if lane is None else lane,
-                segment=segment,
-                customer=int(customer),
-                campaign=campaign,
-            )
-            self.orders.append(order)
-            self._event(_PLACED, order, zone, order.qty, order.requested)
-            if products[product].kind == ProductKind.SERVICE or lane is None:
-                order.filled_immediately = order.qty
-                order.shipped = order.qty
-                order.first_ship = self.env.now
-                self._deliver(order, order.qty)
+    def _period_lines(self, frame: pd.DataFrame) -> _Period:
+        """A period's order lines as arrays, with the serving lane, stock point and priority of
+        each line worked out once (by distinct zone, product and segment)."""
+        zone = _Strings.of(frame["zone"])
+        product = _Strings.of(frame["product"])
+        segment = _Strings.of(frame["segment"])
+        serving = [self._serving.get(z) for z in zone.names]
+        lane = np.array([-1 if i is None else i for i in serving], dtype=np.int64)[zone.codes]
+        source_names = np.array(
+            ["" if i is None else self.net.lane(i).src for i in serving], dtype=object
+        )
+        stock = np.full((len(zone.names), len(product.names)), -1, dtype=np.int64)
+        for z, lane_index in enumerate(serving):
+            if lane_index is None:
                 continue
-            self._demand(
-                self.stocks[(source, product)],
-                order,
-                self.backorder,
-                self._segment_priority.get(segment, 0),
+            for p, name in enumerate(product.names):
+                if self.scenario.products[name].kind != ProductKind.SERVICE:
+                    stock[z, p] = self._stock_index[(source_names[z], name)]
+        if self.by_priority:
+            priority = np.array(
+                [self._segment_priority.get(s, 0) for s in segment.names], dtype=np.int64
+            )[segment.codes]
+        else:
+            priority = np.zeros(len(frame), dtype=np.int64)
+        period = _Period(
+            order_id=_arrow(np.asarray(frame["order_id"], dtype=object))
+            if frame["order_id"].dtype == object
+            else pa.array(frame["order_id"], type=pa.large_string()),
+            time=frame["time"].to_numpy(dtype=float),
+            customer=frame["customer"].to_numpy(dtype=np.int64),
+            segment=segment,
+            zone=zone,
+            product=product,
+            qty=frame["qty"].to_numpy(dtype=float),
+            campaign=_Strings.of(frame["campaign"]),
+            requested=frame["requested_time"].to_numpy(dtype=float),
+            lane=lane,
+            source=_Strings(zone.codes, source_names, _arrow(source_names)),
+            stock=stock[zone.codes, product.codes],
+            priority=priority,
+            nodes=_arrow(np.concatenate([zone.names, source_names])),
+            base=self.lines.count,
+        )
+        self.lines.add(period)
+        return period
+
+    def _serve_lines(self, frame: pd.DataFrame) -> Generator[simpy.Event, Any, None]:
+        """Serve a period's lines in arrival order.
+
+        Lines are taken in blocks: every line that arrives before the next scheduled SimPy event
+        (and after the block's first line) is served in one vectorised step
+        (:meth:`_serve_block`), as if each had its own timeout, because nothing else can happen
+        in between. A block stops before the first line whose service needs the simulation to
+        act at its time (a reorder triggered by a continuous-review policy, a shipment held by a
+        lane closure or the lane's daily capacity, odd quantities); that line is served alone at
+        its arrival time by the per-line path (:meth:`_serve_one`). Results are the same as
+        serving every line with its own timeout.
+        """
+        n = len(frame)
+        if n == 0:
+            return
+        period = self._period_lines(frame)
+        times = period.time
+        env = self.env
+        in_order = bool(np.all(times[1:] >= times[:-1]))
+        # ``now`` is the time the per-line path would have reached: each line waits
+        # ``t − now`` from the previous line's time (which rounds differently from waiting
+        # from the start of the block), and every time below is reached exactly.
+        now = env.now
+        i, window = 0, 64
+        while i < n:
+            if times[i] > now:
+                now = now + (times[i] - now)
+            if now > env.now:
+                yield from self._advance_to(now)
+            if not in_order or not self.block_serving:
+                self._serve_one(period, i)
+                now = env.now
+                i += 1
+                continue
+            limit = env.peek()
+            j = max(
+                int(np.searchsorted(times, limit, side="left")),
+                int(np.searchsorted(times, now, side="right")),
+                i + 1,
             )
+            j = min(j, i + window)
+            if j - i < self.min_block:  # a few lines: cheaper one by one
+                self._serve_one(period, i)
+                now = env.now
+                i += 1
+                continue
+            cut, now = self._serve_block(period, i, j)
+            if cut == j:
+                window = min(window * 2, 1 << 16)
+                i = j
+                continue
+            window = max(16, 2 * (cut - i))
+            if cut > i and times[cut] > now:  # line i has waited already
+                now = now + (times[cut] - now)
+            if now > env.now:
+                yield from self._advance_to(now)
+            self._serve_one(period, cut)
+            now = env.now
+            i = cut + 1
+        if now > env.now:
+            yield from self._advance_to(now)
+
+    def _advance_to(self, target: float) -> Generator[simpy.Event, Any, None]:
+        """Wait until exactly ``target`` (no other event is due before it). One timeout when
+        ``now ≥ target / 2`` (then ``target − now`` is exact, Sterbenz's lemma); from an
+        earlier clock, doubling hops first, because ``now + (target − now)`` can miss
+        ``target`` by rounding."""
+        env = self.env
+        while env.now > 0 and 2 * env.now < target:
+            yield env.timeout(env.now)
+        if target > env.now:
+            yield env.timeout(target - env.now)
+
+    def _serve_one(self, period: _Period, k: int) -> None:
+        """Serve line ``k`` of the period now, one SimPy step at its arrival (the exact path)."""
+        order = self.lines.materialise(period, k)
+        self._served = period.base + k + 1
+        self._event(_PLACED, order, order.destination, order.qty, order.requested)
+        stock_id = int(period.stock[k])
+        if stock_id < 0:  # a service, or a zone no stock point serves: delivered on order
+            order.filled_immediately = order.qty
+            order.shipped = order.qty
+            order.first_ship = self.env.now
+            self._deliver(order, order.qty)
+            return
+        self._demand(self._stock_list[stock_id], order, self.backorder, int(period.priority[k]))
+
+    def _arrival_times(self, period: _Period, i: int, j: int) -> np.ndarray:
+        """``env.now`` at each line of ``[i, j)`` as if each had waited with its own timeout
+        (now + (t − now) is t except for rounding, which this reproduces)."""
+        nows = period.time[i:j].copy()
+        nows[0] = self.env.now
+        if j - i > 1:
+            prev, cur = nows[:-1], nows[1:]
+            if not np.all((cur == prev) | ((cur > prev) & (2.0 * prev >= cur))):
+                now = float(self.env.now)
+                for k in range(1, j - i):
+                    t = nows[k]
+                    if t > now:
+                        now = now + (t - now)
+                    nows[k] = now
+        return nows
+
+    def _serve_block(self, period: _Period, i: int, j: int) -> tuple[int, float]:
+        """Serve lines ``[i, cut)`` of the period in one vectorised step and return ``cut``
+        (≤ ``j``), the first line that needs the per-line path, or ``j``, and the time the
+        per-line path would have reached at the last line served.
+
+        Per stock point, lines are filled in arrival order from on-hand (running differences,
+        computed in the same order as one by one, so results are bit for bit the same); from
+        the first line that on-hand cannot fill, the rest of the stock point's lines are
+        backordered (queued, FIFO or by priority) or lost. A line is cut (left to the per-line
+        path) when serving it would trigger a continuous-review reorder, when its shipment
+        would be held by a lane closure or the lane's daily capacity, or its quantities are
+        too small to decide the same way as the per-line path."""
+        m = j - i
+        nows = self._arrival_times(period, i, j)
+        if m < self.vector_block:
+            return self._serve_block_loop(period, i, j, nows)
+        qty = period.qty[i:j]
+        stock_ids = period.stock[i:j]
+        fill = np.zeros(m)
+        short = np.zeros(m)
+        cut = m
+        groups = []
+        for stock_id in np.unique(stock_ids).tolist():
+            if stock_id < 0:
+                continue
+            stock = self._stock_list[stock_id]
+            where = np.flatnonzero(stock_ids == stock_id)
+            q = qty[where]
+            g_cut = len(where)
+            if stock.queue:
+                f, r = np.zeros(len(q)), q.copy()
+                after = np.full(len(q), stock.on_hand)
+            else:
+                running = np.subtract.accumulate(np.concatenate(([stock.on_hand], q)))
+                before = running[:-1]
+                over = q > before
+                first = int(np.argmax(over)) if over.any() else len(q)
+                f, r, after = q.copy(), np.zeros(len(q)), running[1:].copy()
+                if first < len(q):
+                    f[first:], r[first:], after[first:] = 0.0, q[first:], 0.0
+                    left = before[first]
+                    if left > _EPS and q[first] - left > _EPS:
+                        f[first], r[first] = left, q[first] - left
+                    elif left != 0.0:
+                        g_cut = first
+            small = np.flatnonzero(q <= _EPS)
+            if len(small):
+                g_cut = min(g_cut, int(small[0]))
+            backlog = None
+            if self.backorder:
+                backlog = np.add.accumulate(np.concatenate(([stock.backlog], r)))
+            trigger = self._review_triggers(stock, f, r, after, backlog)
+            g_cut = min(g_cut, trigger)
+            if g_cut < len(where):
+                cut = min(cut, int(where[g_cut]))
+            fill[where], short[where] = f, r
+            groups.append((stock, where, q, after, backlog))
+        taken = fill > _EPS
+        cut = min(cut, self._lane_cut(period, i, nows, fill, taken))
+        if cut == 0:
+            return i, float(self.env.now)
+        self._bulk(period, i, cut, nows, fill, short, taken)
+        for stock, where, q, after, backlog in groups:
+            done = int(np.searchsorted(where, cut))
+            if done == 0:
+                continue
+            stock.period_demand = float(
+                np.add.accumulate(np.concatenate(([stock.period_demand], q[:done])))[-1]
+            )
+            if not stock.queue:
+                stock.on_hand = float(after[done - 1])
+            if backlog is not None:
+                stock.backlog = float(backlog[done])
+        self._queue_backorders(period, i, cut, short)
+        return i + cut, float(nows[cut - 1])
+
+    def _serve_block_loop(
+        self, period: _Period, i: int, j: int, nows: np.ndarray
+    ) -> tuple[int, float]:
+        """:meth:`_serve_block` for short blocks: the same decisions taken line by line in plain
+        Python (cheaper than numpy calls on a few lines), then recorded in one step."""
+        m = j - i
+        quantities = period.qty[i:j].tolist()
+        stock_ids = period.stock[i:j].tolist()
+        lanes = period.lane[i:j].tolist()
+        fill = [0.0] * m
+        short = [0.0] * m
+        states: dict[int, list[Any]] = {}
+        used: dict[tuple[int, int], float] = {}
+        held = self._held_lanes
+        backorder = self.backorder
+        cut = m
+        for k in range(m):
+            stock_id = stock_ids[k]
+            if stock_id < 0:
+                continue
+            state = states.get(stock_id)
+            if state is None:
+                stock = self._stock_list[stock_id]
+                state = states[stock_id] = [
+                    stock.on_hand,
+                    bool(stock.queue),
+                    stock.backlog,
+                    stock.period_demand,
+                    stock,
+                    self._reorders(stock),
+                ]
+            q = quantities[k]
+            on_hand, queued, backlog, _, stock, reorders = state
+            f = 0.0 if queued else min(q, on_hand)
+            r = q - f
+            if f > _EPS:
+                on_hand -= f
+                if reorders is not None and reorders(on_hand + stock.on_order - backlog):
+                    cut = k
+                    break
+                lane_index = lanes[k]
+                if lane_index in held:
+                    now = float(nows[k])
+                    if (
+                        self.disruptions.blocked_until(DisruptionKind.LANE_CLOSURE, lane_index, now)
+                        > now
+                    ):
+                        cut = k
+                        break
+                    capacity = self.net.lane(lane_index).capacity_per_day
+                    if capacity is not None:
+                        key = (lane_index, math.floor(now))
+                        before = used.get(key, self._used.get(("lane", *key), 0.0))
+                        if before + f > capacity + _EPS:
+                            cut = k
+                            break
+                        used[key] = before + f
+            elif q <= _EPS:
+                cut = k
+                break
+            if r > _EPS:
+                if backorder:
+                    queued = True
+                    backlog += r
+                    if reorders is not None and reorders(on_hand + stock.on_order - backlog):
+                        cut = k
+                        break
+                short[k] = r
+            state[0], state[1], state[2] = on_hand, queued, backlog
+            state[3] += q
+            fill[k] = f
+        if cut == 0:
+            return i, float(self.env.now)
+        for on_hand, _, backlog, demand, stock, _ in states.values():
+            stock.on_hand, stock.backlog, stock.period_demand = on_hand, backlog, demand
+        fill_array = np.asarray(fill)
+        short_array = np.asarray(short)
+        self._bulk(period, i, cut, nows, fill_array, short_array, fill_array > _EPS)
+        self._queue_backorders(period, i, cut, short_array)
+        return i + cut, float(nows[cut - 1])
+
+    def _reorders(self, stock: _Stock) -> Callable[[float], bool] | None:
+        """Whether a continuous-review policy at ``stock`` reorders at an inventory position
+        (None when no such policy reviews after each demand)."""
+        policy = self.policies.get((stock.node, stock.product))
+        if policy is None or policy.kind == PolicyKind.ORDER_UP_TO:
+            return None
+        reorder = float(policy.reorder_point or 0.0)
+        level = float(policy.order_up_to or 0.0)
+        if policy.kind == PolicyKind.BASE_STOCK:
+            return lambda position: position < level - _EPS
+        if policy.kind == PolicyKind.R_Q:
+            return lambda position: position <= reorder + _EPS
+        return lambda position: position <= reorder + _EPS and level - position > _EPS
+
+    def _review_triggers(
+        self,
+        stock: _Stock,
+        fill: np.ndarray,
+        short: np.ndarray,
+        after: np.ndarray,
+        backlog: np.ndarray | None,
+    ) -> int:
+        """Index of the first line after whose issue or backorder a continuous-review policy at
+        ``stock`` would reorder (len(fill) when none would)."""
+        policy = self.policies.get((stock.node, stock.product))
+        n = len(fill)
+        if policy is None or policy.kind == PolicyKind.ORDER_UP_TO or n == 0:
+            return n
+        held = after + stock.on_order
+        if backlog is None:
+            positions = [(fill > _EPS, held - stock.backlog)]
+        else:
+            positions = [
+                (fill > _EPS, held - backlog[:-1]),
+                (short > _EPS, held - backlog[1:]),
+            ]
+        hit = np.zeros(n, dtype=bool)
+        for applies, position in positions:
+            if policy.kind == PolicyKind.BASE_STOCK:
+                orders = position < float(policy.order_up_to or 0.0) - _EPS
+            elif policy.kind == PolicyKind.R_Q:
+                orders = position <= float(policy.reorder_point or 0.0) + _EPS
+            else:  # s_S, min_max, plan safety net
+                orders = (position <= float(policy.reorder_point or 0.0) + _EPS) & (
+                    float(policy.order_up_to or 0.0) - position > _EPS
+                )
+            hit |= applies & orders
+        return int(np.argmax(hit)) if hit.any() else n
+
+    def _lane_cut(
+        self, period: _Period, i: int, nows: np.ndarray, fill: np.ndarray, taken: np.ndarray
+    ) -> int:
+        """First line whose shipment a lane closure or the lane's daily capacity would hold."""
+        cut = len(fill)
+        lanes = period.lane[i : i + len(fill)]
+        for lane_index in self._held_lanes:
+            mine = np.flatnonzero(taken & (lanes == lane_index))
+            if not len(mine):
+                continue
+            closed = self.disruptions.lane_closed(lane_index, nows[mine])
+            if closed.any():
+                cut = min(cut, int(mine[np.argmax(closed)]))
+            capacity = self.net.lane(lane_index).capacity_per_day
+            if capacity is None:
+                continue
+            used: dict[int, float] = {}
+            for k in mine.tolist():
+                if k >= cut:
+                    break
+                day = math.floor(nows[k])
+                before = used.get(day, self._used.get(("lane", lane_index, day), 0.0))
+                if before + fill[k] <= capacity + _EPS:
+                    used[day] = before + fill[k]
+                else:
+                    cut = k
+                    break
+        return cut
+
+    def _bulk(
+        self,
+        period: _Period,
+        i: int,
+        m: int,
+        nows: np.ndarray,
+        fill: np.ndarray,
+        short: np.ndarray,
+        taken: np.ndarray,
+    ) -> None:
+        """Record lines ``[i, i + m)`` of the period as served by :meth:`_serve_block`: ship what
+        was filled (transit times lane by lane in arrival order), log every step of every line
+        in one block, buffer the service outcomes."""
+        nows, fill, short, taken = nows[:m], fill[:m], short[:m], taken[:m]
+        sl = slice(i, i + m)
+        qty, requested = period.qty[sl], period.requested[sl]
+        lanes = period.lane[sl]
+        direct = period.stock[sl] < 0
+        arrival = np.full(m, math.nan)
+        expected = np.full(m, math.nan)
+        ship = np.flatnonzero(taken)
+        if len(ship):
+            ship_lanes = lanes[ship]
+            used_lanes, first = np.unique(ship_lanes, return_index=True)
+            for lane_index in used_lanes[np.argsort(first)].tolist():
+                sel = ship[ship_lanes == lane_index]
+                transit = self._transits(lane_index, len(sel))
+                extra: Any = 0
+                if self.disruptions.windows:
+                    extra = self.disruptions.lane_extra_days_at(lane_index, nows[sel])
+                    transit = transit + extra
+                mean = self.net.lane(lane_index).lead_time.expected()
+                expected[sel] = nows[sel] + mean + extra
+                arrival[sel] = nows[sel] + transit
+                capacity = self.net.lane(lane_index).capacity_per_day
+                if capacity is not None:
+                    for k in sel.tolist():
+                        self._used[("lane", lane_index, math.floor(nows[k]))] += fill[k]
+        shipped = np.where(direct, qty, fill)
+        arrival[direct] = nows[direct]
+        delivered_mask = (taken | direct) & (arrival < self._horizon)
+        lost_mask = (short > _EPS) & (not self.backorder)
+        short_mask = short > _EPS
+        self.lines.record(
+            period.base + i,
+            filled=np.where(direct, qty, np.where(taken, fill, 0.0)),
+            shipped=shipped,
+            delivered=np.where(delivered_mask, shipped, 0.0),
+            lost=np.where(lost_mask, short, 0.0),
+            first_ship=np.where(taken | direct, nows, math.nan),
+            last_delivery=np.where(delivered_mask, arrival, math.nan),
+            expected=expected,
+        )
+        self._served = period.base + i + m
+
+        # the log, line by line in the order the per-line path writes it
+        slots = np.zeros((m, 5), dtype=bool)
+        slots[:, 0] = True
+        slots[:, 1] = taken
+        slots[:, 2] = taken
+        slots[:, 3] = delivered_mask
+        slots[:, 4] = short_mask
+        flat = slots.ravel()
+        line = np.repeat(np.arange(m), 5)[flat]
+        slot = np.tile(np.arange(5), m)[flat]
+        time = np.repeat(nows, 5)[flat]
+        at_delivery = slot == 3
+        time[at_delivery] = arrival[line[at_delivery]]
+        at_zone = (slot == 0) | at_delivery
+        amounts = np.stack([qty, fill, fill, shipped, short], axis=1).ravel()[flat]
+        extras = np.stack(
+            [requested, np.full(m, math.nan), expected, arrival, np.full(m, math.nan)], axis=1
+        ).ravel()[flat]
+        short_name = _BACKORDERED if self.backorder else _LOST
+        zone_codes = period.zone.codes[sl][line]
+        self.log.extend(
+            (
+                time,
+                (slot, self._customer_event_labels[short_name]),
+                (i + line, period.order_id),
+                (np.zeros(len(line), dtype=np.int64), self._customer_label),
+                (np.where(at_zone, zone_codes, len(period.zone.names) + zone_codes), period.nodes),
+                (period.product.codes[sl][line], period.product.labels),
+                amounts,
+                extras,
+                np.where(slot == 2, lanes[line], -1),
+            )
+        )
+
+        # outcomes, in the same order: a late delivery before the line's shortage
+        late = delivered_mask & (arrival > requested + _EPS)
+        if late.any() or short_mask.any():
+            report = (slot == 3) & late[line] | (slot == 4)
+            rows = line[report]
+            kinds = np.where(slot[report] == 3, "late", short_name)
+            is_late = slot[report] == 3
+            lines = i + rows
+            self._outcomes.extend(
+                zip(
+                    time[report].tolist(),
+                    period.order_id.take(pa.array(lines)).to_pylist(),
+                    period.customer[lines].tolist(),
+                    period.segment.values(lines),
+                    period.zone.values(lines),
+                    period.product.values(lines),
+                    kinds.tolist(),
+                    amounts[report].tolist(),
+                    np.where(is_late, arrival[rows] - requested[rows], 0.0).tolist(),
+                    strict=True,
+                )
+            )
+
+    def _queue_backorders(self, period: _Period, i: int, m: int, short: np.ndarray) -> None:
+        """Put the backordered lines of ``[i, i + m)`` in their stock point's queue, in arrival
+        order (each becomes an order object from here on)."""
+        if not self.backorder:
+            return
+        ks = np.flatnonzero(short[:m] > _EPS)
+        if not len(ks):
+            return
+        orders = self.lines.materialise_served(period, i + ks)
+        stocks = period.stock[i + ks].tolist()
+        keys = (-period.priority[i + ks] if self.by_priority else np.zeros(len(ks), int)).tolist()
+        for order, stock_id, key, remaining in zip(
+            orders, stocks, keys, short[ks].tolist(), strict=True
+        ):
+            self._sequence += 1
+            entry = (key, self._sequence, [order, remaining])
+            heapq.heappush(self._stock_list[stock_id].queue, entry)
 
     def _outcome(
         self, order: _Order, kind: str, qty: float, days_late: float = 0.0, at: float | None = None
@@ -653,6 +1499,7 @@ class Simulation:
         )
         order.expected_arrival = due
         self.orders.append(order)
+        self._order_positions.append(self._served)
         self.stocks[(dst, product)].on_order += qty
         self._event(_PLACED, order, src, qty, due)
         return order
@@ -988,19 +1835,27 @@ class Simulation:
             lane = spec.lane
             if lane is None and spec.kind != SupplyOrderKind.PRODUCTION:
                 lane = next(
-                    i for i in self.net.inbound_lanes(spec.destination)
+                    i
+                    for i in self.net.inbound_lanes(spec.destination)
                     if self.net.lane(i).src == spec.source
                 )
             due = max(0.0, state.day_of(spec.expected_arrival))
             order = _Order(
-                spec.id or self._next_id(prefix), kind, spec.item, spec.source,
-                spec.destination, float(spec.qty), 0.0, due,
+                spec.id or self._next_id(prefix),
+                kind,
+                spec.item,
+                spec.source,
+                spec.destination,
+                float(spec.qty),
+                0.0,
+                due,
                 lane=-1 if lane is None else int(lane),
             )
             order.expected_arrival = due
             order.shipped = order.qty
             order.first_ship = 0.0
             self.orders.append(order)
+            self._order_positions.append(self._served)
             self.stocks[(spec.destination, spec.item)].on_order += order.qty
             self._event(_SHIPPED, order, spec.source, order.qty, due, order.lane)
             arrival = due
@@ -1023,11 +1878,19 @@ class Simulation:
         lane = self._serving.get(line.zone)
         placed = 0.0 if line.placed is None else min(0.0, state.day_of(line.placed))
         order = _Order(
-            line.id or f"open-{k + 1:06d}", _CUSTOMER, line.product,
-            "" if lane is None else self.net.lane(lane).src, line.zone, float(line.qty),
-            placed, placed, lane=-1 if lane is None else lane, segment=line.segment,
+            line.id or f"open-{k + 1:06d}",
+            _CUSTOMER,
+            line.product,
+            "" if lane is None else self.net.lane(lane).src,
+            line.zone,
+            float(line.qty),
+            placed,
+            placed,
+            lane=-1 if lane is None else lane,
+            segment=line.segment,
         )
-        self.orders.append(order)
+        self.orders.append(order)  # with the supply orders: not one of the stream's lines
+        self._order_positions.append(self._served)
         self._event(_PLACED, order, line.zone, order.qty, order.requested)
         if lane is None:
             order.filled_immediately = order.shipped = order.qty
@@ -1035,7 +1898,9 @@ class Simulation:
             self._deliver(order, order.qty)
             return
         self._demand(
-            self.stocks[(order.source, line.product)], order, True,
+            self.stocks[(order.source, line.product)],
+            order,
+            True,
             self._segment_priority.get(line.segment, 0),
         )
 
@@ -1067,8 +1932,12 @@ class Simulation:
                 expected = order.requested
             open_orders.append(
                 OpenSupplyOrder(
-                    id=order.order_id, kind=kind, source=order.source,
-                    destination=order.destination, item=order.product, qty=remaining,
+                    id=order.order_id,
+                    kind=kind,
+                    source=order.source,
+                    destination=order.destination,
+                    item=order.product,
+                    qty=remaining,
                     expected_arrival=start + dt.timedelta(days=math.ceil(expected - _EPS)),
                     lane=None if order.lane < 0 else order.lane,
                 )
@@ -1079,8 +1948,11 @@ class Simulation:
                 if order.order_type is _CUSTOMER and remaining > _EPS:
                     waiting.append(
                         OpenCustomerOrder(
-                            id=order.order_id, zone=order.destination, product=order.product,
-                            qty=remaining, segment=order.segment,
+                            id=order.order_id,
+                            zone=order.destination,
+                            product=order.product,
+                            qty=remaining,
+                            segment=order.segment,
                             placed=start + dt.timedelta(days=math.floor(order.placed)),
                         )
                     )
@@ -1092,12 +1964,19 @@ class Simulation:
             if until <= as_of:
                 continue
             if window.spec.kind == DisruptionKind.SUPPLIER_OUTAGE:
-                known.append(KnownDisruption(kind="supplier_outage", node=window.spec.node, until=until))
+                known.append(
+                    KnownDisruption(kind="supplier_outage", node=window.spec.node, until=until)
+                )
             elif window.spec.kind == DisruptionKind.LANE_CLOSURE:
-                known.append(KnownDisruption(kind="lane_closure", lane=window.spec.lane, until=until))
+                known.append(
+                    KnownDisruption(kind="lane_closure", lane=window.spec.lane, until=until)
+                )
         return SupplyState(
-            as_of=as_of, scenario=self.scenario.name, on_hand=on_hand,
-            open_orders=tuple(open_orders), open_customer_orders=tuple(waiting),
+            as_of=as_of,
+            scenario=self.scenario.name,
+            on_hand=on_hand,
+            open_orders=tuple(open_orders),
+            open_customer_orders=tuple(waiting),
             disruptions=tuple(known),
         )
 
@@ -1143,7 +2022,7 @@ class Simulation:
             elif policy is not None:
                 self._review(stock)
         env.run(until=float(self.scenario.horizon_days))
-        events = self.log.to_frame().sort_values("time", kind="stable").reset_index(drop=True)
+        events = self.log.to_frame(sort_by_time=True)
         return {
             "orders": self._orders_table(),
             "events": events,
@@ -1151,18 +2030,19 @@ class Simulation:
         }
 
     def _orders_table(self) -> pd.DataFrame:
-        rows = []
+        """Customer lines and supply orders, one row each, in the order they were placed."""
         open_qty: dict[int, float] = {}
         for stock in self.stocks.values():
             for _, _, (order, remaining) in stock.queue:
                 open_qty[id(order)] = open_qty.get(id(order), 0.0) + remaining
+        rows = []
         for o in self.orders:
             in_transit = o.shipped - o.delivered
-            unshipped = o.qty - o.shipped - o.lost
-            if o.order_type is _CUSTOMER or o.order_type is _TRANSFER:
-                pending = open_qty.get(id(o), 0.0)
-            else:
-                pending = unshipped
+            pending = (
+                open_qty.get(id(o), 0.0)
+                if o.order_type is _TRANSFER
+                else (o.qty - o.shipped - o.lost)
+            )
             rows.append(
                 (
                     o.order_id,
@@ -1190,7 +2070,70 @@ class Simulation:
                     bool(o.delivered >= o.qty - _EPS and o.last_delivery <= o.requested + _EPS),
                 )
             )
-        frame = pd.DataFrame.from_records(rows, columns=list(ORDER_TABLE_COLUMNS))
+        supply = list(zip(*rows, strict=True)) if rows else [()] * len(ORDER_TABLE_COLUMNS)
+        supply_columns = dict(zip(ORDER_TABLE_COLUMNS, supply, strict=True))
+        c = self.lines.columns()
+        n = len(c["qty"])
+        waiting = np.zeros(n)
+        for index, order in self.lines.objects.items():
+            waiting[index] = open_qty.get(id(order), 0.0)
+        in_transit = c["shipped"] - c["delivered"]
+        status = np.select(
+            [
+                waiting > _EPS,
+                in_transit > _EPS,
+                c["lost"] >= c["qty"] - _EPS,
+                c["lost"] > _EPS,
+            ],
+            [0, 1, 2, 3],
+            4,
+        )
+        status_labels = pa.array(
+            ["backordered", "in_transit", "lost", "partially_delivered", "delivered"],
+            type=pa.large_string(),
+        )
+        customer: dict[str, Any] = {
+            "order_id": c["order_id"],
+            "order_type": [(np.zeros(n, dtype=np.int64), self._customer_label)],
+            "product": c["product"],
+            "source": c["source"],
+            "destination": c["destination"],
+            "lane": c["lane"],
+            "segment": c["segment"],
+            "customer": c["customer"],
+            "campaign": c["campaign"],
+            "qty": c["qty"],
+            "placed_time": c["placed"],
+            "requested_time": c["requested"],
+            "filled_immediately": c["filled"],
+            "shipped_qty": c["shipped"],
+            "delivered_qty": c["delivered"],
+            "in_transit_qty": in_transit,
+            "lost_qty": c["lost"],
+            "open_qty": waiting,
+            "first_ship_time": c["first_ship"],
+            "last_delivery_time": c["last_delivery"],
+            "expected_arrival": c["expected"],
+            "status": [(status, status_labels)],
+            "on_time": (c["delivered"] >= c["qty"] - _EPS)
+            & (c["last_delivery"] <= c["requested"] + _EPS),
+        }
+        # supply order k was placed after the first positions[k] customer lines
+        keys = np.concatenate(
+            [2 * np.arange(n) + 1, 2 * np.asarray(self._order_positions, dtype=np.int64)]
+        )
+        order = np.argsort(keys, kind="stable")
+        dtypes = {"lane": np.int64, "customer": np.int64, "on_time": bool}
+        frame = pd.DataFrame(
+            {
+                name: join_coded([*values, coded(supply_columns[name])], order)
+                if isinstance(values, list)
+                else np.concatenate(
+                    [values, np.asarray(supply_columns[name], dtype=dtypes.get(name, float))]
+                )[order]
+                for name, values in customer.items()
+            }
+        )
         frame.attrs["unit"] = {"qty": "units", "placed_time": "day", "requested_time": "day"}
         return frame
 

@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["EVENT_COLUMNS", "EventLog", "EventRecord", "EventType", "OrderType"]
 
@@ -60,15 +62,75 @@ class EventRecord(NamedTuple):
 EVENT_COLUMNS = EventRecord._fields
 
 
+_STRING_COLUMNS = (1, 2, 3, 4, 5)
+"""Positions of the string columns in :data:`EVENT_COLUMNS` (event … product)."""
+
+Coded = tuple[np.ndarray, pa.Array]
+"""A string column as integer codes into labels (an Arrow string array)."""
+
+
+def arrow_strings(values: Any) -> pa.Array:
+    """Strings (a list, an object array or a pandas Series) as an Arrow ``large_string``
+    array, the storage of pandas' ``str`` dtype."""
+    return pa.array(values, type=pa.large_string())
+
+
+def coded(values: Any) -> Coded:
+    """Strings as (codes, labels): one Arrow label per distinct value."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return codes, arrow_strings(np.asarray(uniques, dtype=object))
+
+
+def string_column(codes: np.ndarray, labels: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """A pandas ``str`` column decoded from codes into Arrow labels (no Python strings)."""
+    values = pc.take(labels, pa.array(codes))
+    return pd.arrays.ArrowStringArray(  # type: ignore[call-arg]  # dtype is in pandas ≥ 3
+        pa.chunked_array([values]), dtype=_STR
+    )
+
+
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def join_coded(
+    parts: list[Coded], order: np.ndarray | None = None
+) -> pd.api.extensions.ExtensionArray:
+    """Coded string parts joined into one pandas ``str`` column (labels shared by several
+    parts are joined once), optionally reordered by ``order``."""
+    offsets: dict[int, int] = {}
+    labels: list[pa.Array] = []
+    codes = []
+    size = 0
+    for part_codes, part_labels in parts:
+        start = offsets.get(id(part_labels))
+        if start is None:
+            start = offsets[id(part_labels)] = size
+            labels.append(part_labels)
+            size += len(part_labels)
+        codes.append(np.asarray(part_codes, dtype=np.int64) + start)
+    joined = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+    if order is not None:
+        joined = joined[order]
+    label_array = (
+        pa.concat_arrays([lab.cast(pa.large_string()) for lab in labels])
+        if labels
+        else pa.array([], type=pa.large_string())
+    )
+    return string_column(joined, label_array)
+
+
 class EventLog:
-    """Append-only event log of plain tuples (one cheap append per event), turned into one
-    DataFrame at the end."""
+    """Append-only event log: plain tuples (one cheap append per event) and columnar blocks of
+    many events at once (:meth:`extend`), kept in insertion order and turned into one DataFrame
+    at the end."""
 
     def __init__(self) -> None:
         self._rows: list[tuple[Any, ...]] = []
+        self._blocks: list[tuple[Any, ...]] = []
+        self._length = 0
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._length + len(self._rows)
 
     def add(
         self,
@@ -88,26 +150,58 @@ class EventLog:
             (time, event, order_id, order_type, node, product, qty, expected_arrival, lane)
         )
 
+    def extend(self, columns: tuple[Any, ...]) -> None:
+        """Append a block of records after every record added so far: one entry per column of
+        :data:`EVENT_COLUMNS`, numeric columns as arrays, string columns as :data:`Coded`."""
+        self._flush()
+        self._blocks.append(columns)
+        self._length += len(columns[0])
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        columns = list(zip(*self._rows, strict=True))
+        block: list[Any] = [
+            np.asarray(columns[0], dtype=float),
+            *(coded(columns[k]) for k in _STRING_COLUMNS),
+            np.asarray(columns[6], dtype=float),
+            np.asarray(columns[7], dtype=float),
+            np.asarray(columns[8], dtype=np.int64),
+        ]
+        self._blocks.append(tuple(block))
+        self._length += len(self._rows)
+        self._rows = []
+
+    def _columns(self, sort_by_time: bool) -> dict[str, Any]:
+        """All blocks joined: numeric columns as arrays, string columns as pandas ``str``
+        arrays; stably sorted by time if asked."""
+        self._flush()
+        blocks = self._blocks
+        numeric = {0: float, 6: float, 7: float, 8: np.int64}
+        out: dict[str, Any] = {}
+        order = None
+        if blocks and sort_by_time:
+            order = np.argsort(np.concatenate([b[0] for b in blocks]), kind="stable")
+        for k, name in enumerate(EVENT_COLUMNS):
+            if k in numeric:
+                if not blocks:
+                    out[name] = np.asarray([], dtype=numeric[k])
+                    continue
+                values = np.concatenate([np.asarray(b[k], dtype=numeric[k]) for b in blocks])
+                out[name] = values if order is None else values[order]
+            else:
+                out[name] = join_coded([b[k] for b in blocks], order)
+        return out
+
     @property
     def records(self) -> list[EventRecord]:
         """The log as :class:`EventRecord` tuples."""
-        return [EventRecord(*row) for row in self._rows]
+        frame = self.to_frame()
+        return [EventRecord(*row) for row in frame.itertuples(index=False, name=None)]
 
-    def to_frame(self) -> pd.DataFrame:
-        """The log as a DataFrame with :data:`EVENT_COLUMNS` (time in days, qty in units)."""
-        columns = list(zip(*self._rows, strict=True)) if self._rows else [()] * len(EVENT_COLUMNS)
-        frame = pd.DataFrame(
-            {
-                "time": np.asarray(columns[0], dtype=float),
-                "event": pd.array(columns[1], dtype=object),
-                "order_id": pd.array(columns[2], dtype=object),
-                "order_type": pd.array(columns[3], dtype=object),
-                "node": pd.array(columns[4], dtype=object),
-                "product": pd.array(columns[5], dtype=object),
-                "qty": np.asarray(columns[6], dtype=float),
-                "expected_arrival": np.asarray(columns[7], dtype=float),
-                "lane": np.asarray(columns[8], dtype=np.int64),
-            }
-        )
+    def to_frame(self, sort_by_time: bool = False) -> pd.DataFrame:
+        """The log as a DataFrame with :data:`EVENT_COLUMNS` (time in days, qty in units), in
+        insertion order, or stably sorted by time."""
+        frame = pd.DataFrame(self._columns(sort_by_time))
         frame.attrs["unit"] = {"time": "day", "qty": "units", "expected_arrival": "day"}
         return frame

@@ -12,8 +12,8 @@ from crm_model.demand import DemandModel
 from crm_model.stream import OrderStream
 from scenarios.network import SupplyNetwork
 from scenarios.schema import Scenario
-from sim.disruptions import Disruptions, sample_windows
 from scenarios.state import SupplyState
+from sim.disruptions import Disruptions, sample_windows
 from sim.engine import Control, ReleaseSchedule, Simulation, Streams
 
 __all__ = [
@@ -108,8 +108,14 @@ def simulate_replication(
     if extra_orders is not None and len(extra_orders):
         stream = WithExtraLines(stream, extra_orders)
     simulation = Simulation(
-        scenario, network, releases, stream, streams, disruptions,
-        initial_state=initial_state, snapshot_days=snapshot_days,
+        scenario,
+        network,
+        releases,
+        stream,
+        streams,
+        disruptions,
+        initial_state=initial_state,
+        snapshot_days=snapshot_days,
     )
     if control is not None:
         simulation.control = control(simulation)
@@ -156,8 +162,14 @@ def simulate(
     states: dict[float, SupplyState] = {}
     parts = [
         simulate_replication(
-            scenario, releases, r, root, network, demand,
-            snapshot_days=snapshot_days if r == 0 else (), states=states,
+            scenario,
+            releases,
+            r,
+            root,
+            network,
+            demand,
+            snapshot_days=snapshot_days if r == 0 else (),
+            states=states,
         )
         for r in range(n)
     ]

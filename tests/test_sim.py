@@ -330,3 +330,22 @@ def test_plant_capacity_spreads_production_over_days() -> None:
     received = tables["events"].query("event == 'received' and order_id == 'MO-000001'")
     # 2 on day 0 (ready day 2), none on day 1 (breakdown), 2 on day 2, 1 on day 3; lead 2 days
     assert received[["time", "qty"]].values.tolist() == [[2.0, 2.0], [4.0, 2.0], [5.0, 1.0]]
+
+
+def test_waiting_lists_queued_demand_in_service_order() -> None:
+    # 5 on hand: CO-0 takes 3, CO-1 gets 2 and waits for 2, CO-2 waits for all 4; the purchase
+    # lands on day 5, after this 4-day horizon
+    scenario = scenario_from_dict(tiny_scenario_dict(horizon_days=4))
+    streams = Streams.from_seed(np.random.SeedSequence(1))
+    simulation = Simulation(
+        scenario,
+        SupplyNetwork(scenario),
+        _purchase(2, 10, 5),
+        _orders([(0.5, 3), (1.5, 4), (2.5, 4)]),
+        streams,
+    )
+    tables = simulation.run()
+    assert simulation.waiting("wh", "widget") == [("zone", "CO-1", 2.0), ("zone", "CO-2", 4.0)]
+    assert simulation.stocks[("wh", "widget")].backlog == 6.0
+    open_qty = tables["orders"].set_index("order_id")["open_qty"]
+    assert open_qty[["CO-0", "CO-1", "CO-2"]].tolist() == [0.0, 2.0, 4.0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -236,3 +237,34 @@ def test_units_and_orders_are_conserved_on_random_networks(data: dict) -> None:
     ).all()
     inventory = tables["inventory"]
     assert (inventory["backorders"] >= -1e-9).all() and (inventory["on_order"] >= -1e-9).all()
+
+
+@pytest.mark.parametrize(("vector_block", "min_block"), [(1, 1), (10**9, 1), (10**9, 3)])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_random_network())
+def test_block_serving_equals_line_by_line_on_random_networks(
+    vector_block: int, min_block: int, data: dict
+) -> None:
+    """Serving customer lines in blocks between SimPy events (numpy or loop decisions) gives
+    exactly the tables of one SimPy step per line."""
+    from crm_model import DemandModel
+    from scenarios import SupplyNetwork
+    from sim import Simulation, Streams
+    from sim.disruptions import Disruptions, sample_windows
+
+    scenario = scenario_from_dict(data)
+    network = SupplyNetwork(scenario)
+    tables = []
+    for blocks in (True, False):
+        streams = Streams.from_seed(np.random.SeedSequence(scenario.simulation.seed))
+        disruptions = Disruptions(sample_windows(scenario, streams.disruptions))
+        orders = DemandModel(scenario).sample(streams.demand, disruptions.demand_shocks())
+        simulation = Simulation(
+            scenario, network, ReleaseSchedule.empty(), orders, streams, disruptions
+        )
+        simulation.block_serving = blocks
+        simulation.vector_block = vector_block
+        simulation.min_block = min_block
+        tables.append(simulation.run())
+    for name in ("orders", "events", "inventory"):
+        pd.testing.assert_frame_equal(tables[0][name], tables[1][name], check_exact=True)
