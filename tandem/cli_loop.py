@@ -259,13 +259,13 @@ def risk(
     """
     from scenarios.errors import Problem, ScenarioError
     from scenarios.state import load_state, state_to_yaml
-    from tandem.loop import _days
+    from tandem.loop import parse_days
     from tandem.risk import assess_risk, recommend_orders, risk_reduction, with_orders
     from tandem.store import write_text
 
     try:
         resolved = load_scenario(scenario, _parse_sets(set_))
-        days = _days(horizon, "--horizon")
+        days = parse_days(horizon, "--horizon")
         if not 0 < target < 1:
             raise ScenarioError([Problem("--target", f"must be between 0 and 1 (got {target})")])
         current = load_state(state, resolved)

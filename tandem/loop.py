@@ -35,7 +35,9 @@ __all__ = [
     "ObservedStream",
     "ReplanSpec",
     "RollingPlanner",
+    "cumulative_lead_days",
     "daily_forecast",
+    "parse_days",
     "planning_state",
     "window_demand",
 ]
@@ -43,7 +45,8 @@ __all__ = [
 _UNITS = {"d": 1, "w": 7}
 
 
-def _days(text: str, where: str) -> int:
+def parse_days(text: str, where: str) -> int:
+    """Days in ``7d`` / ``12w`` / ``30`` (days); a ScenarioError naming ``where`` otherwise."""
     match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", text)
     if not match:
         raise ScenarioError(
@@ -78,7 +81,7 @@ class ReplanSpec:
                     Problem(f"--replan {part}", "expected every=…, horizon=… or lookback=…")
                 )
                 continue
-            values[names[key.strip()]] = _days(raw, f"--replan {key.strip()}")
+            values[names[key.strip()]] = parse_days(raw, f"--replan {key.strip()}")
         spec = cls(**values)
         if spec.every_days < 1:
             problems.append(Problem("--replan every", "must be at least 1 day"))
@@ -299,10 +302,3 @@ def shifted_schedule(plan: Plan, day: int) -> sim.ReleaseSchedule:
             frame = frame.assign(**{c: frame[c] + day for c in columns})
         tables[name] = frame
     return sim.ReleaseSchedule.from_tables(tables)
-
-
-def replan_seconds(solves: list[dict[str, Any]]) -> tuple[int, float]:
-    """Number of re-solves and mean seconds per solve."""
-    if not solves:
-        return 0, 0.0
-    return len(solves), float(sum(s["seconds"] for s in solves) / len(solves))
