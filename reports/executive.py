@@ -533,12 +533,12 @@ def _stress_section(data: ReportData) -> str:
         )
     if adherence:
         html += (
-            "<h3>Plan adherence</h3><table><thead><tr><th>Strategy</th>"
+            "<h3>Plan adherence</h3><div style='overflow-x:auto'><table><thead><tr><th>Strategy</th>"
             "<th class='num'>Released as planned</th><th class='num'>Planned units</th>"
             "<th class='num'>Cancelled</th><th class='num'>Re-planned</th>"
-            "<th class='num'>Outside the plan</th><th class='num'>Re-plans per run</th>"
-            "<th class='num'>Seconds per re-plan</th></tr></thead>"
-            f"<tbody>{''.join(adherence)}</tbody></table>"
+            "<th class='num'>Outside the plan</th><th class='num'>Re-plans / run</th>"
+            "<th class='num'>s / re-plan</th></tr></thead>"
+            f"<tbody>{''.join(adherence)}</tbody></table></div>"
         )
     breaks = runs[0].table("stress_breaks")
     if breaks is not None:
