@@ -526,14 +526,17 @@ def _stress_section(data: ReportData) -> str:
             f"<td class='num'>{_esc(fmt_value(mean['adherence'], 'fraction'))}</td>"
             + "".join(
                 f"<td class='num'>{_esc(fmt_value(mean[c], 'units'))}</td>"
-                for c in ("planned_units", "cancelled_units", "replanned_units", "outside_plan_units")
+                for c in (
+                    "planned_units", "cancelled_units", "replanned_units", "outside_plan_units"
+                )
             )
             + f"<td class='num'>{_esc(run.meta.get('re-plans per run', '0'))}</td>"
             f"<td class='num'>{_esc(run.meta.get('seconds per re-plan', '-'))}</td></tr>"
         )
     if adherence:
         html += (
-            "<h3>Plan adherence</h3><div style='overflow-x:auto'><table><thead><tr><th>Strategy</th>"
+            "<h3>Plan adherence</h3><div style='overflow-x:auto'><table><thead><tr>"
+            "<th>Strategy</th>"
             "<th class='num'>Released as planned</th><th class='num'>Planned units</th>"
             "<th class='num'>Cancelled</th><th class='num'>Re-planned</th>"
             "<th class='num'>Outside the plan</th><th class='num'>Re-plans / run</th>"
@@ -975,7 +978,9 @@ def report_tables(data: ReportData) -> dict[str, pd.DataFrame]:
     if disruptions:
         tables["disruptions"] = pd.concat(disruptions, ignore_index=True)
     for key in STRESS_TABLES:
-        parts = [t.assign(strategy=run.name) for run in data.runs if (t := run.table(key)) is not None]
+        parts = [
+            t.assign(strategy=run.name) for run in data.runs if (t := run.table(key)) is not None
+        ]
         if parts:
             tables[key.removeprefix("stress_")] = pd.concat(parts, ignore_index=True)
     for key in ("funnel", "churn", "tickets"):
