@@ -23,7 +23,7 @@ and undelivered units excluded): the campaign's return net of supply.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -249,23 +249,36 @@ def _clv(scenario: Scenario, segment: str, discount_rate: float) -> float:
     return float(margin * (1.0 + float(purchases @ discount)))
 
 
+def _lookup(
+    coded: tuple[np.ndarray, pd.Index], values: Mapping[str, object], missing: object
+) -> np.ndarray:
+    """``values`` of every entry of a factorized column (``pd.factorize``), ``missing`` for
+    labels not in ``values`` and for NaN: millions of rows are looked up as integer codes, once
+    per distinct label, not as Python strings."""
+    codes, labels = coded
+    table = np.array([*(values.get(label, missing) for label in labels), missing])
+    return table[codes]  # code −1 (NaN) picks ``missing``, the last entry
+
+
 def _campaigns(add: _Add, scenario: Scenario, orders: pd.DataFrame, lookback_days: float) -> None:
     """Cost, contacts and ROI per campaign and channel, by attribution method."""
     cur = scenario.currency
     warm = scenario.simulation.warmup_days
-    lines = orders[(orders["order_type"] == "customer") & (orders["placed_time"] >= warm)]
-    price = {k: p.price for k, p in scenario.products.items()}
+    columns = ["product", "qty", "delivered_qty", "placed_time", "segment", "campaign"]
+    mask = (orders["order_type"] == "customer").to_numpy(dtype=bool) & (
+        orders["placed_time"].to_numpy(dtype=float) >= warm
+    )
+    lines = orders[columns][mask]
     unit_margin = {k: p.price - p.unit_cost for k, p in scenario.products.items()}
-    per_unit = lines["product"].map(unit_margin).to_numpy(dtype=float)
+    per_unit = _lookup(pd.factorize(lines["product"]), unit_margin, math.nan)
     ordered = lines["qty"].to_numpy(dtype=float) * per_unit
     delivered = lines["delivered_qty"].to_numpy(dtype=float) * per_unit
-    del price
     campaigns = scenario.crm.campaigns
     n = len(campaigns)
     start = np.array([(c.start - scenario.start_date).days for c in campaigns], dtype=float)
     end = np.array([(c.end - scenario.start_date).days + 1 for c in campaigns], dtype=float)
     time = lines["placed_time"].to_numpy(dtype=float)
-    segment = lines["segment"].astype(str).to_numpy()
+    segment = pd.factorize(lines["segment"])
     touched = np.zeros((len(lines), n), dtype=bool)
     for j, c in enumerate(campaigns):
         segments = [
@@ -274,13 +287,12 @@ def _campaigns(add: _Add, scenario: Scenario, orders: pd.DataFrame, lookback_day
             if (not c.target_segments or s in c.target_segments)
             and scenario.crm.segments[s].reach(c.channel) > 0
         ]
-        touched[:, j] = (
-            np.isin(segment, segments) & (time >= start[j]) & (time < end[j] + lookback_days)
-        )
+        targeted = _lookup(segment, dict.fromkeys(segments, True), False)
+        touched[:, j] = targeted & (time >= start[j]) & (time < end[j] + lookback_days)
     credit = {"incremental": np.zeros((len(lines), n))}
-    names = lines["campaign"].astype(str).to_numpy()
+    campaign = pd.factorize(lines["campaign"])
     for j, c in enumerate(campaigns):
-        credit["incremental"][:, j] = names == c.name
+        credit["incremental"][:, j] = _lookup(campaign, {c.name: True}, False)
     any_touch = touched.any(axis=1)
     order_first = np.where(touched, start[None, :], np.inf).argmin(axis=1)
     order_last = np.where(touched, start[None, :] + end[None, :] * 1e-6, -np.inf).argmax(axis=1)

@@ -188,7 +188,9 @@ def _one_replication(
         add("bullwhip_ratio", ratio, "ratio", f"echelon:{echelon}")
 
     # per product
-    for product, frame in service_base.groupby("product", sort=True):
+    # group only the columns summed (sorting the groups moves every column of the frame)
+    by_product = service_base[["product", "filled_immediately", "qty", "on_time", "lost_qty"]]
+    for product, frame in by_product.groupby("product", sort=True):
         scope = f"product:{product}"
         add(
             "fill_rate",
@@ -200,7 +202,8 @@ def _one_replication(
         add("lost_sales", frame["lost_qty"].sum(), "units", scope)
         add("demand_units", frame["qty"].sum(), "units", scope)
     # per SKU-location (the stock point serving the line)
-    for (node, product), frame in goods.groupby(["source", "product"], sort=True):
+    by_location = goods[["source", "product", "filled_immediately", "qty", "lost_qty"]]
+    for (node, product), frame in by_location.groupby(["source", "product"], sort=True):
         scope = f"sku_location:{node}/{product}"
         add(
             "fill_rate",

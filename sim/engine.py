@@ -63,7 +63,15 @@ from scenarios.state import (
     SupplyState,
 )
 from sim.disruptions import Disruptions
-from sim.records import Coded, EventLog, EventType, OrderType, coded, join_coded
+from sim.records import (
+    CATEGORY_COLUMNS,
+    Coded,
+    EventLog,
+    EventType,
+    OrderType,
+    coded,
+    join_coded,
+)
 
 __all__ = [
     "CONTROL_OFFSET",
@@ -2126,7 +2134,11 @@ class Simulation:
         dtypes = {"lane": np.int64, "customer": np.int64, "on_time": bool}
         frame = pd.DataFrame(
             {
-                name: join_coded([*values, coded(supply_columns[name])], order)
+                name: join_coded(
+                    [*values, coded(supply_columns[name])],
+                    order,
+                    categorical=name in CATEGORY_COLUMNS,
+                )
                 if isinstance(values, list)
                 else np.concatenate(
                     [values, np.asarray(supply_columns[name], dtype=dtypes.get(name, float))]

@@ -11,7 +11,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["EVENT_COLUMNS", "EventLog", "EventRecord", "EventType", "OrderType"]
+__all__ = [
+    "CATEGORY_COLUMNS",
+    "EVENT_COLUMNS",
+    "EventLog",
+    "EventRecord",
+    "EventType",
+    "OrderType",
+    "concat_tables",
+]
 
 
 class OrderType(StrEnum):
@@ -62,6 +70,23 @@ class EventRecord(NamedTuple):
 EVENT_COLUMNS = EventRecord._fields
 
 
+CATEGORY_COLUMNS = frozenset(
+    {
+        "event",
+        "order_type",
+        "node",
+        "product",
+        "source",
+        "destination",
+        "segment",
+        "campaign",
+        "status",
+    }
+)
+"""Low-cardinality string columns of the ``events`` and ``orders`` tables, kept as pandas
+``Categorical`` (sorted categories) in memory and written as plain strings (``order_id`` stays a
+``str`` column)."""
+
 _STRING_COLUMNS = (1, 2, 3, 4, 5)
 """Positions of the string columns in :data:`EVENT_COLUMNS` (event … product)."""
 
@@ -92,11 +117,25 @@ def string_column(codes: np.ndarray, labels: pa.Array) -> pd.api.extensions.Exte
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
+def category_column(codes: np.ndarray, labels: pa.Array) -> pd.Categorical:
+    """A pandas ``Categorical`` from codes into Arrow labels (which may repeat): categories are
+    the distinct labels, sorted, so grouping by the column keeps the order of the strings; only
+    the labels become Python strings, never the rows."""
+    label_codes, distinct = pd.factorize(np.asarray(labels.to_pylist(), dtype=object))
+    rank = np.argsort(np.argsort(np.asarray(distinct, dtype=object)))
+    # a missing label (code −1) picks the last entry: a missing value
+    recode = np.append(rank, -1)[label_codes]
+    return pd.Categorical.from_codes(
+        recode[codes], categories=pd.Index(np.sort(np.asarray(distinct, dtype=object)), dtype="str")
+    )
+
+
 def join_coded(
-    parts: list[Coded], order: np.ndarray | None = None
+    parts: list[Coded], order: np.ndarray | None = None, categorical: bool = False
 ) -> pd.api.extensions.ExtensionArray:
-    """Coded string parts joined into one pandas ``str`` column (labels shared by several
-    parts are joined once), optionally reordered by ``order``."""
+    """Coded string parts joined into one pandas ``str`` column, or a ``Categorical`` if
+    ``categorical`` (labels shared by several parts are joined once), optionally reordered by
+    ``order``."""
     offsets: dict[int, int] = {}
     labels: list[pa.Array] = []
     codes = []
@@ -116,7 +155,39 @@ def join_coded(
         if labels
         else pa.array([], type=pa.large_string())
     )
+    if categorical:
+        return category_column(joined, label_array)
     return string_column(joined, label_array)
+
+
+def concat_tables(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables of several replications stacked (``pd.concat``), with each categorical column's
+    categories united and sorted first, so the column stays categorical (``pd.concat`` decodes
+    categoricals with different categories into a string column, row by row)."""
+    columns = (
+        [
+            name
+            for name in frames[0].columns
+            if all(
+                name in f.columns and isinstance(f[name].dtype, pd.CategoricalDtype) for f in frames
+            )
+        ]
+        if frames
+        else []
+    )
+    aligned = frames
+    if len(frames) > 1 and columns:
+        categories = {
+            name: pd.Index(
+                sorted(set().union(*(f[name].cat.categories for f in frames))), dtype="str"
+            )
+            for name in columns
+        }
+        aligned = [
+            f.assign(**{name: f[name].cat.set_categories(categories[name]) for name in columns})
+            for f in frames
+        ]
+    return pd.concat(aligned, ignore_index=True)
 
 
 class EventLog:
@@ -173,8 +244,9 @@ class EventLog:
         self._rows = []
 
     def _columns(self, sort_by_time: bool) -> dict[str, Any]:
-        """All blocks joined: numeric columns as arrays, string columns as pandas ``str``
-        arrays; stably sorted by time if asked."""
+        """All blocks joined: numeric columns as arrays, string columns as pandas
+        ``Categorical`` (:data:`CATEGORY_COLUMNS`) or ``str`` arrays (``order_id``); stably sorted
+        by time if asked."""
         self._flush()
         blocks = self._blocks
         numeric = {0: float, 6: float, 7: float, 8: np.int64}
@@ -190,7 +262,9 @@ class EventLog:
                 values = np.concatenate([np.asarray(b[k], dtype=numeric[k]) for b in blocks])
                 out[name] = values if order is None else values[order]
             else:
-                out[name] = join_coded([b[k] for b in blocks], order)
+                out[name] = join_coded(
+                    [b[k] for b in blocks], order, categorical=name in CATEGORY_COLUMNS
+                )
         return out
 
     @property

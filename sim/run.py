@@ -15,6 +15,7 @@ from scenarios.schema import Scenario
 from scenarios.state import SupplyState
 from sim.disruptions import Disruptions, sample_windows
 from sim.engine import Control, ReleaseSchedule, Simulation, Streams
+from sim.records import concat_tables
 
 __all__ = [
     "SimulationResult",
@@ -173,7 +174,7 @@ def simulate(
         )
         for r in range(n)
     ]
-    stacked = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
+    stacked = {name: concat_tables([p[name] for p in parts]) for name in parts[0]}
     for name, frame in stacked.items():
         frame.attrs["unit"] = parts[0][name].attrs.get("unit", {})
     crm = {

@@ -23,6 +23,7 @@ import yaml
 from reports.compare import paired_difference
 from scenarios import Scenario, load_scenario
 from scenarios.errors import Problem, ScenarioError
+from sim.records import concat_tables
 from tandem.batch import Point, ci_halfwidth, replications_needed
 
 __all__ = [
@@ -314,7 +315,7 @@ def sweep_points(
 def _stack(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     stacked = {}
     for name in parts[0]:
-        frame = pd.concat([p[name] for p in parts], ignore_index=True)
+        frame = concat_tables([p[name] for p in parts])
         frame.attrs["unit"] = parts[0][name].attrs.get("unit", {})
         stacked[name] = frame
     return stacked

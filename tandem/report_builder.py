@@ -19,6 +19,7 @@ from reports.compare import StrategyRun
 from scenarios import load_scenario
 from scenarios.errors import DataError, Problem, ScenarioError
 from scenarios.schema import Scenario
+from sim.records import concat_tables
 from tandem import __version__
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ def _resimulate(
     parts = [
         simulate_replication(scenario, releases, r, seed, network, demand) for r in replications
     ]
-    tables = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
+    tables = {name: concat_tables([p[name] for p in parts]) for name in parts[0]}
     tables.update({f"plan_{k}": v for k, v in plan_tables.items()})
     tables["disruption_windows"] = disruption_windows(scenario, seed, replications)
     return tables

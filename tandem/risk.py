@@ -153,8 +153,8 @@ def assess_risk(
             extra_orders=_deal_lines(state, seed, rep),
         )
         parts.append({k: tables[k] for k in ("orders", "events")})
-    events = pd.concat([p["events"] for p in parts], ignore_index=True)
-    orders = pd.concat([p["orders"] for p in parts], ignore_index=True)
+    events = sim.concat_tables([p["events"] for p in parts])
+    orders = sim.concat_tables([p["orders"] for p in parts])
     return _summarize(window, state, replications, events, orders, network)
 
 

@@ -174,8 +174,15 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    """Write ``frame`` to ``path`` as Parquet (zstd) atomically; units go into the metadata."""
+    """Write ``frame`` to ``path`` as Parquet (zstd) atomically; units go into the metadata.
+    Categorical string columns (the simulation tables' keys) are written as plain strings."""
     frame = frame.copy()
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
+            dtype.categories.dtype
+        ):
+            frame[name] = frame[name].astype("str")
     units = frame.attrs.get("unit")
     frame.attrs = {"unit": json.dumps(units)} if units else {}
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, compression="zstd", index=False))

@@ -511,7 +511,7 @@ def _outcome(
 ) -> StrategyOutcome:
     parts = [tables for tables, _ in results]
     solves = [s for _, decisions in results for s in decisions]
-    stacked = {key: pd.concat([p[key] for p in parts], ignore_index=True) for key in parts[0]}
+    stacked = {key: sim.concat_tables([p[key] for p in parts]) for key in parts[0]}
     kpis = run_kpis(scenario, stacked)
     follows_plan = name in ("static", "rolling")
     return StrategyOutcome(
