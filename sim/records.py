@@ -119,9 +119,16 @@ _STR = pd.StringDtype("pyarrow", na_value=np.nan)
 
 def category_column(codes: np.ndarray, labels: pa.Array) -> pd.Categorical:
     """A pandas ``Categorical`` from codes into Arrow labels (which may repeat): categories are
-    the distinct labels, sorted, so grouping by the column keeps the order of the strings; only
-    the labels become Python strings, never the rows."""
-    label_codes, distinct = pd.factorize(np.asarray(labels.to_pylist(), dtype=object))
+    the distinct labels the codes use, sorted, so grouping by the column keeps the order of the
+    strings and the same values give the same dtype (a label registered but never used is not a
+    category); only the labels become Python strings, never the rows."""
+    codes = np.asarray(codes, dtype=np.int64)
+    valid = codes[codes >= 0]
+    present = (
+        np.bincount(valid, minlength=len(labels)) > 0 if len(valid) else np.zeros(len(labels), bool)
+    )
+    values = np.asarray(labels.to_pylist(), dtype=object)
+    label_codes, distinct = pd.factorize(np.where(present, values, None))
     rank = np.argsort(np.argsort(np.asarray(distinct, dtype=object)))
     # a missing label (code −1) picks the last entry: a missing value
     recode = np.append(rank, -1)[label_codes]
