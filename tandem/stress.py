@@ -625,32 +625,16 @@ _RELEASE_KEY = ["day", "kind", "where", "item"]
 
 
 def _plan_releases(plan: Plan) -> pd.DataFrame:
-    frames = []
-    if len(plan.purchases):
-        frames.append(
-            plan.purchases.assign(
-                kind="purchase",
-                where=plan.purchases["lane"].astype(str),
-                day=plan.purchases["release_day"],
-            )
+    """The plan's releases as ``day, kind, where, item, qty`` (``where``: lane or plant)."""
+    frames = [
+        table.assign(kind=kind, where=table[where].astype(str), item=table[item], day=table[day])
+        for table, kind, where, item, day in (
+            (plan.purchases, "purchase", "lane", "item", "release_day"),
+            (plan.transfers, "transfer", "lane", "item", "release_day"),
+            (plan.production, "production", "plant", "product", "start_day"),
         )
-    if len(plan.transfers):
-        frames.append(
-            plan.transfers.assign(
-                kind="transfer",
-                where=plan.transfers["lane"].astype(str),
-                day=plan.transfers["release_day"],
-            )
-        )
-    if len(plan.production):
-        frames.append(
-            plan.production.assign(
-                kind="production",
-                where=plan.production["plant"],
-                item=plan.production["product"],
-                day=plan.production["start_day"],
-            )
-        )
+        if len(table)
+    ]
     if not frames:
         return _release_frame(pd.DataFrame({c: [] for c in [*_RELEASE_KEY, "qty"]}))
     frame = pd.concat([f[[*_RELEASE_KEY, "qty"]] for f in frames], ignore_index=True)
