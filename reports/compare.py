@@ -107,6 +107,7 @@ _LABELS = {
     "revenue": "Revenue",
     "margin": "Margin",
     "avg_inventory_value": "Inventory value",
+    "ending_inventory_value": "Inventory value at the end",
     "avg_inventory": "Inventory (units)",
     "lost_sales": "Lost sales",
     "backorders": "Backorders",
@@ -157,7 +158,10 @@ def metric_label(metric: str) -> str:
 
 def better_direction(metric: str) -> int:
     """+1 when more is better, −1 when less is better, 0 when neither (demand, units)."""
-    if metric in ("avg_inventory", "days_of_supply", "avg_on_order", "orders", "demand_units"):
+    if metric in (
+        "avg_inventory", "days_of_supply", "avg_on_order", "orders", "demand_units",
+        "ending_inventory_value",
+    ):
         return 0
     if any(word in metric for word in _HIGHER_IS_BETTER):
         return 1

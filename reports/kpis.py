@@ -87,6 +87,12 @@ def _one_replication(
     add("avg_inventory", inv["on_hand"].sum() / days, "units")
     value = inv["on_hand"] * inv["product"].map(unit_cost).astype(float)
     add("avg_inventory_value", value.sum() / days, cur)
+    last = inv[inv["day"] == inv["day"].max()] if len(inv) else inv
+    add(
+        "ending_inventory_value",
+        float((last["on_hand"] * last["product"].map(unit_cost).astype(float)).sum()),
+        cur,
+    )
     rate = (
         inv["product"].map({p: scenario.holding_rate(p) for p in scenario.products}).astype(float)
     )

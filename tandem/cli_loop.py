@@ -20,7 +20,15 @@ from tandem.executors import ExecutorKind
 
 __all__ = ["stress"]
 
-_SHOWN = ("fill_rate", "otif", "total_cost", "margin", "avg_inventory", "backorders")
+_SHOWN = (
+    "fill_rate",
+    "otif",
+    "total_cost",
+    "cost_net_of_ending_stock",
+    "margin",
+    "avg_inventory",
+    "backorders",
+)
 
 
 def _fmt(value: float, unit: str = "") -> str:

@@ -247,6 +247,19 @@ class StrategyOutcome:
         return {"solves_per_run": n / runs, "seconds_per_solve": seconds / n if n else 0.0}
 
 
+def _with_net_cost(kpis: pd.DataFrame) -> pd.Series:
+    """KPI values (scope ``all``) by ``metric, replication``, with ``cost_net_of_ending_stock``."""
+    values = kpis[kpis["scope"] == "all"].set_index(["metric", "replication"])["value"]
+    metrics = values.index.get_level_values(0)
+    if "total_cost" in metrics and "ending_inventory_value" in metrics:
+        net = values.loc["total_cost"] - values.loc["ending_inventory_value"]
+        net.index = pd.MultiIndex.from_product(
+            [["cost_net_of_ending_stock"], net.index], names=values.index.names
+        )
+        values = pd.concat([values, net])
+    return values
+
+
 @dataclass
 class StressResult:
     """Everything a stress test produced."""
@@ -265,6 +278,7 @@ class StressResult:
             "fill_rate",
             "otif",
             "total_cost",
+            "cost_net_of_ending_stock",
             "margin",
             "avg_inventory",
             "backorders",
@@ -272,14 +286,14 @@ class StressResult:
         ),
     ) -> pd.DataFrame:
         """One row per strategy and metric: mean, 95 % CI half-width and the paired difference
-        to the static plan on the same random numbers; plus re-planning cost."""
-        base = self.outcomes["static"].kpis
-        base = base[base["scope"] == "all"].set_index(["metric", "replication"])["value"]
+        to the static plan on the same random numbers; plus re-planning cost.
+
+        ``cost_net_of_ending_stock`` is ``total_cost`` less the value (at unit cost) of the stock
+        left at the end: strategies that end with more stock paid for it but still own it."""
+        base = _with_net_cost(self.outcomes["static"].kpis)
         rows = []
         for name, outcome in self.outcomes.items():
-            kpis = outcome.kpis[outcome.kpis["scope"] == "all"].set_index(
-                ["metric", "replication"]
-            )["value"]
+            kpis = _with_net_cost(outcome.kpis)
             for metric in metrics:
                 if metric not in kpis.index.get_level_values(0):
                     continue

@@ -39,6 +39,8 @@ def test_money_kpis(kpis: pd.Series) -> None:
     assert kpis["transport_cost"] == pytest.approx(10 * 1.0 + 7 * 0.5)
     assert kpis["holding_cost"] == pytest.approx(holding)
     assert kpis["avg_inventory"] == pytest.approx(4.2)
+    # 5 at the start + 10 received − 7 shipped = 8 left on the last day, at unit cost 10
+    assert kpis["ending_inventory_value"] == pytest.approx(80.0)
     assert kpis["total_cost"] == pytest.approx(80 + 13.5 + holding)
     assert kpis["margin"] == pytest.approx(175 - 80 - 13.5 - holding)
 
