@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from scenarios.errors import DataError, PlanError, Problem, ScenarioError, TandemError
-from tandem.batch import BatchProgress, BatchResult, BatchSpec, Precision, run_batch
+from tandem.batch import BatchProgress, BatchResult, BatchSpec, run_batch
 from tandem.cli import _fail, _parse_sets, app, console, err_console
 from tandem.executors import DASK_SCHEDULER_ENV, ExecutorKind, make_executor
 
@@ -141,20 +141,6 @@ def _batch(
     return result
 
 
-def _precision(ci_halfwidth: float | None, metric: str | None, cap: int) -> Precision | None:
-    from tandem.experiments import parse_metric
-
-    if ci_halfwidth is None and metric is None:
-        return None
-    if ci_halfwidth is None or metric is None:
-        raise ScenarioError([Problem("--ci-halfwidth/--metric", "give both or neither")],
-                            source="precision target")
-    if ci_halfwidth <= 0:
-        raise ScenarioError([Problem("--ci-halfwidth", "must be > 0")], source="precision target")
-    name, scope = parse_metric(metric)
-    return Precision(name, ci_halfwidth, scope, cap)
-
-
 def _metric_list(metrics: str | None, available: pd.Series) -> list[str]:
     if metrics is None:
         return [m for m in DEFAULT_METRICS if m in set(available)]
@@ -225,7 +211,12 @@ def compare(
 ) -> None:
     """Compare strategies on common random numbers: each KPI with its 95 % CI, and the paired
     difference to the first (baseline) with its CI."""
-    from tandem.experiments import DEFAULT_REPLICATIONS, compare_points, comparison_table
+    from tandem.experiments import (
+        DEFAULT_REPLICATIONS,
+        compare_points,
+        comparison_table,
+        precision_target,
+    )
     from tandem.store import write_parquet
 
     try:
@@ -237,7 +228,8 @@ def compare(
             "compare", points[0].scenario.name, tuple(points),
             replications or DEFAULT_REPLICATIONS,
             points[0].scenario.simulation.seed if seed is None else seed,
-            chunk_size=chunk_size, precision=_precision(ci_halfwidth, metric, max_replications),
+            chunk_size=chunk_size,
+            precision=precision_target(ci_halfwidth, metric, max_replications),
         )
         result = _batch(spec, executor, workers, scheduler, runs_dir, resume, retries,
                     "compare")
@@ -330,6 +322,7 @@ def sweep(
         grid_design,
         lhs_design,
         parse_sweep_sets,
+        precision_target,
         sweep_points,
     )
 
@@ -351,7 +344,7 @@ def sweep(
         spec = BatchSpec(
             "sweep", points[0].scenario.name, tuple(points),
             replications or DEFAULT_REPLICATIONS, root_seed, chunk_size=chunk_size,
-            precision=_precision(ci_halfwidth, metric, max_replications),
+            precision=precision_target(ci_halfwidth, metric, max_replications),
         )
         result = _batch(spec, executor, workers, scheduler, runs_dir, resume, retries,
                     f"sweep ({len(points)} points)")

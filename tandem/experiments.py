@@ -24,7 +24,7 @@ from reports.compare import paired_difference
 from scenarios import Scenario, load_scenario
 from scenarios.errors import Problem, ScenarioError
 from sim.records import concat_tables
-from tandem.batch import Point, ci_halfwidth, replications_needed
+from tandem.batch import Point, Precision, ci_halfwidth, replications_needed
 
 __all__ = [
     "DEFAULT_REPLICATIONS",
@@ -37,6 +37,7 @@ __all__ = [
     "paired_differences",
     "parse_metric",
     "parse_sweep_sets",
+    "precision_target",
     "run_to_precision",
     "run_to_precision_cli",
     "sweep_points",
@@ -387,6 +388,22 @@ def run_to_precision(
     )
 
 
+def precision_target(
+    ci_halfwidth: float | None, metric: str | None, max_replications: int
+) -> Precision | None:
+    """The ``--ci-halfwidth`` / ``--metric`` options as a :class:`~tandem.batch.Precision`
+    (None when neither is given; both or neither, and a positive half-width)."""
+    if ci_halfwidth is None and metric is None:
+        return None
+    if ci_halfwidth is None or metric is None:
+        raise ScenarioError([Problem("--ci-halfwidth/--metric", "give both or neither")],
+                            source="precision target")
+    if ci_halfwidth <= 0:
+        raise ScenarioError([Problem("--ci-halfwidth", "must be > 0")], source="precision target")
+    name, scope = parse_metric(metric)
+    return Precision(name, ci_halfwidth, scope, max_replications)
+
+
 def run_to_precision_cli(
     scenario: Scenario,
     ci_halfwidth: float | None,
@@ -397,12 +414,10 @@ def run_to_precision_cli(
 ) -> Any:
     """:func:`run_to_precision` from ``tandem run`` options (both ``--ci-halfwidth`` and
     ``--metric`` are needed)."""
-    if ci_halfwidth is None or metric is None:
+    target = precision_target(ci_halfwidth, metric, max_replications)
+    if target is None:
         raise ScenarioError([Problem("--ci-halfwidth/--metric", "give both or neither")],
                             source="precision target")
-    if ci_halfwidth <= 0:
-        raise ScenarioError([Problem("--ci-halfwidth", "must be > 0")], source="precision target")
-    name, scope = parse_metric(metric)
-    return run_to_precision(scenario, metric=name, scope=scope, halfwidth=ci_halfwidth,
-                            replications=replications, max_replications=max_replications,
-                            seed=seed)
+    return run_to_precision(scenario, metric=target.metric, scope=target.scope,
+                            halfwidth=target.halfwidth, replications=replications,
+                            max_replications=max_replications, seed=seed)
