@@ -636,26 +636,27 @@ def _display(scenario: Scenario, scope: str) -> str:
     return f"{node_name} · {product_name}"
 
 
+WORST_COLUMNS = (
+    "scope",
+    "sku_location",
+    "strategy",
+    "fill_rate",
+    "lost_sales",
+    "backorders",
+    "stockout_days",
+    "shortfall",
+)
+"""Columns of :func:`worst_sku_locations`."""
+
+
 def worst_sku_locations(
     runs: Sequence[StrategyRun], table: pd.DataFrame, top: int = 10
 ) -> pd.DataFrame:
     """The SKU-locations that hurt most: lost sales + backorders (then stockout days), worst over
-    all strategies first. Columns ``scope, sku_location, strategy, fill_rate, lost_sales,
-    backorders, stockout_days, shortfall``."""
+    all strategies first. Columns :data:`WORST_COLUMNS`."""
     sku = table[table["scope"].str.startswith("sku_location:")]
     if sku.empty:
-        return pd.DataFrame(
-            columns=[
-                "scope",
-                "sku_location",
-                "strategy",
-                "fill_rate",
-                "lost_sales",
-                "backorders",
-                "stockout_days",
-                "shortfall",
-            ]
-        )
+        return pd.DataFrame(columns=list(WORST_COLUMNS))
     wide = sku.pivot_table(
         index=["scope", "strategy"], columns="metric", values="value", aggfunc="first"
     ).reset_index()
@@ -682,18 +683,7 @@ def worst_sku_locations(
             for scope, s in zip(frame["scope"], frame["strategy"], strict=True)
         ],
     )
-    return frame[
-        [
-            "scope",
-            "sku_location",
-            "strategy",
-            "fill_rate",
-            "lost_sales",
-            "backorders",
-            "stockout_days",
-            "shortfall",
-        ]
-    ].reset_index(drop=True)
+    return frame[list(WORST_COLUMNS)].reset_index(drop=True)
 
 
 def _windows(run: StrategyRun) -> pd.DataFrame:

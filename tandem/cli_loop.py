@@ -20,15 +20,6 @@ from tandem.executors import ExecutorKind
 
 __all__ = ["stress"]
 
-_SHOWN = (
-    "fill_rate",
-    "otif",
-    "total_cost",
-    "cost_net_of_ending_stock",
-    "margin",
-    "avg_inventory",
-    "backorders",
-)
 
 
 def _fmt(value: float, unit: str = "") -> str:
@@ -40,13 +31,15 @@ def _fmt(value: float, unit: str = "") -> str:
 
 
 def _comparison_table(comparison: pd.DataFrame) -> Table:
+    from tandem.stress import COMPARISON_METRICS
+
     table = Table(title="strategies on common random numbers (mean ± 95 % CI; Δ vs static, paired)")
     table.add_column("metric")
     strategies = list(dict.fromkeys(comparison["strategy"]))
     for name in strategies:
         table.add_column(name, justify="right")
     units = {"fill_rate": "fraction", "otif": "fraction"}
-    for metric in [*_SHOWN, "replans_per_run", "seconds_per_replan"]:
+    for metric in [*COMPARISON_METRICS, "replans_per_run", "seconds_per_replan"]:
         rows = comparison[comparison["metric"] == metric].set_index("strategy")
         if rows.empty:
             continue

@@ -52,6 +52,7 @@ from tandem.pipeline import plan_summary, run_kpis
 from tandem.risk import AutoOrder, auto_order_control
 
 __all__ = [
+    "COMPARISON_METRICS",
     "PROFILES",
     "STRATEGIES",
     "StrategyOutcome",
@@ -73,6 +74,18 @@ PROFILES = {
     "random 3-day delays on every lane out of a supplier (MTBF 60 d, MTTR 5 d)",
 }
 """Built-in disruption profiles (a YAML file's ``disruptions:`` list replaces the scenario's)."""
+
+COMPARISON_METRICS = (
+    "fill_rate",
+    "otif",
+    "total_cost",
+    "cost_net_of_ending_stock",
+    "margin",
+    "avg_inventory",
+    "backorders",
+    "lost_sales",
+)
+"""KPIs of :meth:`StressResult.comparison` (scope ``all``)."""
 
 _CAMPAIGN_STREAM = 0xCA4
 """Spawn key of the campaign-performance stream (apart from the simulation's four streams)."""
@@ -272,19 +285,7 @@ class StressResult:
     forecast: pd.DataFrame
     outcomes: dict[str, StrategyOutcome]
 
-    def comparison(
-        self,
-        metrics: Sequence[str] = (
-            "fill_rate",
-            "otif",
-            "total_cost",
-            "cost_net_of_ending_stock",
-            "margin",
-            "avg_inventory",
-            "backorders",
-            "lost_sales",
-        ),
-    ) -> pd.DataFrame:
+    def comparison(self, metrics: Sequence[str] = COMPARISON_METRICS) -> pd.DataFrame:
         """One row per strategy and metric: mean, 95 % CI half-width and the paired difference
         to the static plan on the same random numbers; plus re-planning cost.
 
