@@ -33,7 +33,7 @@ import pandas as pd
 
 from crm_model.drivers import SegmentDrivers, campaign_lift, segment_drivers
 from crm_model.funnel import expected_acquisitions
-from crm_model.population import CustomerBase
+from crm_model.population import CustomerBase, empty_lines
 from crm_model.purchasing import PurchaseModel, expected_purchases
 from crm_model.service import CustomerStream, ServiceDesk
 from crm_model.stream import OrderStream
@@ -507,17 +507,7 @@ class DemandModel:
         elif frames:
             orders = pd.concat(frames, ignore_index=True)
         else:
-            orders = pd.DataFrame(
-                {
-                    "time": pd.Series(dtype=float),
-                    "customer": pd.Series(dtype=np.int64),
-                    "segment": pd.Series(dtype=object),
-                    "zone": pd.Series(dtype=object),
-                    "product": pd.Series(dtype=object),
-                    "qty": pd.Series(dtype=float),
-                    "campaign": pd.Series(dtype=object),
-                }
-            )
+            orders = empty_lines()
         if not orders["time"].is_monotonic_increasing:
             orders = orders.sort_values("time", kind="stable").reset_index(drop=True)
         orders.insert(0, "order_id", _order_ids(first_id, len(orders)))

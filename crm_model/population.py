@@ -24,7 +24,7 @@ from crm_model.funnel import STAGES, FunnelSampler
 from crm_model.purchasing import PurchaseModel
 from scenarios.schema import Scenario
 
-__all__ = ["ChurnCause", "CustomerBase", "Population", "sample_repeat_purchases"]
+__all__ = ["ChurnCause", "CustomerBase", "Population", "empty_lines", "sample_repeat_purchases"]
 
 
 class ChurnCause:
@@ -418,7 +418,7 @@ class CustomerBase:
         build at a million lines; compare and convert like strings)."""
         parts = [p for p in parts if len(p["time"])]
         if not parts:
-            return _empty_lines()
+            return empty_lines()
         merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         order = np.argsort(merged["time"], kind="stable")
         merged = {k: v[order] for k, v in merged.items()}
@@ -767,7 +767,7 @@ def _campaign_names(scenario: Scenario, index: np.ndarray) -> np.ndarray:
     return names[np.where(np.asarray(index) >= 0, index, len(names) - 1)]
 
 
-def _empty_lines() -> pd.DataFrame:
+def empty_lines() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "time": pd.Series(dtype=float),
