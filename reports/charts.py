@@ -242,6 +242,24 @@ def cost_figure(costs: pd.DataFrame, order: Sequence[str], currency: str) -> Fig
     return {"data": traces, "layout": layout}
 
 
+def _band(
+    x: list[str], part: pd.DataFrame, color: str, alpha: float, **extra: Any
+) -> dict[str, Any]:
+    """A filled 10th–90th percentile band (``part``'s ``low`` and ``high``) over dates ``x``."""
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "x": x + x[::-1],
+        "y": _clean(list(part["high"]) + list(part["low"])[::-1]),
+        "fill": "toself",
+        "fillcolor": _rgba(color, alpha),
+        "line": {"width": 0, "color": color},
+        "hoverinfo": "skip",
+        "showlegend": False,
+        **extra,
+    }
+
+
 def _week_dates(start: dt.date, weeks: Sequence[int]) -> list[str]:
     return [(start + dt.timedelta(days=7 * int(w))).isoformat() for w in weeks]
 
@@ -272,20 +290,9 @@ def time_figure(
             color = colors[strategy]
             name = text(strategy)
             traces.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines",
-                    "x": x + x[::-1],
-                    "y": _clean(list(part["high"]) + list(part["low"])[::-1]),
-                    "fill": "toself",
-                    "fillcolor": _rgba(color, 0.13),
-                    "line": {"width": 0, "color": color},
-                    "hoverinfo": "skip",
-                    "showlegend": False,
-                    "legendgroup": name,
-                    "xaxis": f"x{suffix}",
-                    "yaxis": f"y{suffix}",
-                }
+                _band(
+                    x, part, color, 0.13, legendgroup=name, xaxis=f"x{suffix}", yaxis=f"y{suffix}"
+                )
             )
             traces.append(
                 {
@@ -361,19 +368,7 @@ def demand_figure(
         color, name = colors[strategy], text(strategy)
         if len(part):
             x = _week_dates(start, part["week"])
-            traces.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines",
-                    "x": x + x[::-1],
-                    "y": _clean(list(part["high"]) + list(part["low"])[::-1]),
-                    "fill": "toself",
-                    "fillcolor": _rgba(color, 0.12),
-                    "line": {"width": 0, "color": color},
-                    "hoverinfo": "skip",
-                    "showlegend": False,
-                }
-            )
+            traces.append(_band(x, part, color, 0.12))
             traces.append(
                 {
                     "type": "scatter",
