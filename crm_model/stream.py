@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["OUTCOME_COLUMNS", "OrderStream"]
+__all__ = ["OUTCOME_COLUMNS", "OrderStream", "WrappedStream"]
 
 OUTCOME_COLUMNS = (
     "time",
@@ -57,3 +57,22 @@ class OrderStream:
     def tables(self) -> dict[str, pd.DataFrame]:
         """CRM tables of the run (lifecycle, tickets, churn); none for a plain stream."""
         return {}
+
+
+class WrappedStream(OrderStream):
+    """A stream in front of another: hands out the inner stream's lines and passes outcomes and
+    CRM tables through. Subclasses change or watch :meth:`next_orders` (extra lines, observed
+    demand) without touching the customer model behind it."""
+
+    def __init__(self, inner: OrderStream) -> None:
+        self.inner = inner
+        self.period_days = inner.period_days
+
+    def next_orders(self, start: float, end: float) -> pd.DataFrame:
+        return self.inner.next_orders(start, end)
+
+    def record_outcomes(self, outcomes: pd.DataFrame) -> None:
+        self.inner.record_outcomes(outcomes)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return self.inner.tables()

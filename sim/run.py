@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crm_model.demand import DemandModel
-from crm_model.stream import OrderStream
+from crm_model.stream import OrderStream, WrappedStream
 from scenarios.network import SupplyNetwork
 from scenarios.schema import Scenario
 from scenarios.state import SupplyState
@@ -48,25 +48,18 @@ class SimulationResult:
         return tables
 
 
-class WithExtraLines(OrderStream):
+class WithExtraLines(WrappedStream):
     """A stream plus fixed extra order lines (e.g. deals won), merged in time order; outcomes
     and CRM tables go to the wrapped stream."""
 
     def __init__(self, inner: OrderStream, extra: pd.DataFrame) -> None:
-        super().__init__(extra)
-        self.inner = inner
-        self.period_days = inner.period_days
+        super().__init__(inner)
+        self.extra = OrderStream(extra)
 
     def next_orders(self, start: float, end: float) -> pd.DataFrame:
-        frames = [self.inner.next_orders(start, end), super().next_orders(start, end)]
+        frames = [self.inner.next_orders(start, end), self.extra.next_orders(start, end)]
         merged = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
         return merged.sort_values("time", kind="stable").reset_index(drop=True)
-
-    def record_outcomes(self, outcomes: pd.DataFrame) -> None:
-        self.inner.record_outcomes(outcomes)
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        return self.inner.tables()
 
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:

@@ -23,7 +23,7 @@ import pandas as pd
 import optimize
 import sim
 from crm_model import DemandModel
-from crm_model.stream import OrderStream
+from crm_model.stream import OrderStream, WrappedStream
 from optimize.plan import Plan
 from scenarios import Scenario
 from scenarios.errors import Problem, ScenarioError
@@ -181,33 +181,32 @@ def planning_state(state: SupplyState, bucket_days: int) -> optimize.PlanningSta
     )
 
 
-class ObservedStream(OrderStream):
-    """Wraps the simulation's order stream and remembers the lines it handed out, so a planner
-    can compare the demand observed so far with the forecast."""
+class ObservedStream(WrappedStream):
+    """Wraps the simulation's order stream and keeps the units it handed out per day, zone and
+    product, so a planner can compare the demand observed so far with the forecast."""
 
     def __init__(self, inner: OrderStream) -> None:
-        self.inner = inner
-        self.period_days = inner.period_days
-        self._frames: list[pd.DataFrame] = []
+        super().__init__(inner)
+        self._daily: list[pd.DataFrame] = []
 
     def next_orders(self, start: float, end: float) -> pd.DataFrame:
         frame = self.inner.next_orders(start, end)
         if len(frame):
-            self._frames.append(frame[["time", "zone", "product", "qty"]])
+            day = np.floor(frame["time"].to_numpy())
+            daily = frame[["zone", "product", "qty"]].assign(day=day)
+            self._daily.append(
+                daily.groupby(["day", "zone", "product"], as_index=False)["qty"].sum()
+            )
         return frame
 
-    def record_outcomes(self, outcomes: pd.DataFrame) -> None:
-        self.inner.record_outcomes(outcomes)
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        return self.inner.tables()
-
-    def units(self, start: float, end: float) -> dict[tuple[str, str], float]:
-        """Units ordered per (zone, product) with ``start ≤ time < end``."""
-        if not self._frames:
+    def units(self, start: int, end: int) -> dict[tuple[str, str], float]:
+        """Units ordered per (zone, product) on days ``start ≤ day < end``."""
+        if not self._daily:
             return {}
-        lines = pd.concat(self._frames, ignore_index=True)
-        lines = lines[(lines["time"] >= start) & (lines["time"] < end)]
+        if len(self._daily) > 1:
+            self._daily = [pd.concat(self._daily, ignore_index=True)]
+        lines = self._daily[0]
+        lines = lines[(lines["day"] >= start) & (lines["day"] < end)]
         return lines.groupby(["zone", "product"])["qty"].sum().to_dict()
 
 

@@ -394,6 +394,8 @@ def stress_test(
         )
     if replications < 1:
         raise ScenarioError([Problem("--replications", "must be at least 1")])
+    if not campaign_cv >= 0:
+        raise ScenarioError([Problem("--campaign-cv", f"must be >= 0 (got {campaign_cv})")])
     order = ["static", *[s for s in STRATEGIES if s in strategies and s != "static"]]
     seed = scenario.simulation.seed if seed is None else int(seed)
     forecast = DemandModel(scenario).expected_by_bucket()

@@ -556,3 +556,25 @@ def test_stress_results_do_not_depend_on_the_executor() -> None:
         pd.testing.assert_frame_equal(
             runs[0].outcomes[name].tables["orders"], runs[1].outcomes[name].tables["orders"]
         )
+
+
+def test_observed_stream_counts_units_per_zone_product_and_day() -> None:
+    from crm_model.stream import OrderStream
+    from sim.run import WithExtraLines
+    from tandem.loop import ObservedStream
+
+    lines = pd.DataFrame({"order_id": ["a", "b", "c", "d"], "time": [0.2, 1.5, 1.9, 8.0],
+                          "zone": ["z", "z", "y", "z"], "product": "p", "qty": [1.0, 2, 4, 8]})
+    deal = pd.DataFrame({"order_id": ["deal"], "time": [1.0], "zone": ["y"], "product": ["p"],
+                         "qty": [16.0]})
+    observed = ObservedStream(WithExtraLines(OrderStream(lines), deal))
+    assert observed.next_orders(0, 7)["order_id"].tolist() == ["a", "deal", "b", "c"]
+    observed.next_orders(7, 14)
+    assert observed.units(0, 7) == {("y", "p"): 20.0, ("z", "p"): 3.0}
+    assert observed.units(1, 2) == {("y", "p"): 20.0, ("z", "p"): 2.0}
+    assert observed.units(7, 14) == {("z", "p"): 8.0}
+
+
+def test_stress_rejects_a_negative_campaign_cv() -> None:
+    with pytest.raises(ScenarioError, match="--campaign-cv: must be >= 0"):
+        stress_test(two_supplier(), replications=1, campaign_cv=-0.1)
