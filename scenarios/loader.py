@@ -36,10 +36,12 @@ __all__ = [
     "load_raw",
     "load_scenario",
     "parse_path",
+    "read_yaml_mapping",
     "scenario_from_dict",
     "scenario_hash",
     "scenario_to_dict",
     "scenario_to_yaml",
+    "validation_problems",
 ]
 
 _LIBRARY = "scenarios.library"
@@ -89,7 +91,9 @@ def _locate(ref: str, relative_to: Path | None) -> Path:
 
 
 # ------------------------------------------------------------------------------- raw loading
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, what: str = "a scenario file") -> dict[str, Any]:
+    """The mapping in a YAML file; a :class:`ScenarioError` (with line and column for bad YAML)
+    when it cannot be read or is not a mapping (``what`` names the kind of file)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -107,7 +111,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError(
-            [Problem("", "a scenario file must be a mapping of fields")], source=str(path)
+            [Problem("", f"{what} must be a mapping of fields")], source=str(path)
         )
     return data
 
@@ -138,7 +142,7 @@ def load_raw(ref: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, A
         raise ScenarioError(
             [Problem("base", f"base scenarios form a cycle: {chain}")], source=str(path)
         )
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     base_ref = data.pop("base", None)
     if base_ref is None:
         return data, str(path)
@@ -295,7 +299,8 @@ def _keys_as_text(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(parts)
 
 
-def _problems_from(exc: ValidationError, data: Any = None) -> list[Problem]:
+def validation_problems(exc: ValidationError, data: Any = None) -> list[Problem]:
+    """The problems of a pydantic ``ValidationError``, each with its field path."""
     problems = []
     for error in exc.errors():
         raw_loc = tuple(error["loc"])
@@ -314,7 +319,7 @@ def scenario_from_dict(data: Mapping[str, Any], source: str | None = None) -> Sc
     try:
         scenario = Scenario.model_validate(dict(data))
     except ValidationError as exc:
-        raise ScenarioError(_problems_from(exc, data), source=source) from None
+        raise ScenarioError(validation_problems(exc, data), source=source) from None
     problems = run_checks(scenario)
     if problems:
         raise ScenarioError(problems, source=source)

@@ -22,6 +22,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scenarios.errors import Problem, ScenarioError
+from scenarios.loader import (
+    read_yaml_mapping,
+    scenario_from_dict,
+    scenario_to_dict,
+    validation_problems,
+)
 from scenarios.network import SupplyNetwork
 from scenarios.schema import NodeKind, ProductKind, Scenario
 
@@ -123,14 +129,6 @@ class SupplyState(_Model):
         return float(sum(sum(items.values()) for items in self.on_hand.values()))
 
 
-def _problems(exc: ValidationError) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        path = ".".join(str(p) for p in error["loc"])
-        problems.append(Problem(path, error["msg"]))
-    return problems
-
-
 def state_from_dict(
     data: Any, scenario: Scenario | None = None, source: str | None = None
 ) -> SupplyState:
@@ -142,7 +140,7 @@ def state_from_dict(
     try:
         state = SupplyState.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_problems(exc), source=source) from None
+        raise ScenarioError(validation_problems(exc, data), source=source) from None
     if scenario is not None:
         problems = check_state(state, scenario)
         if problems:
@@ -153,14 +151,7 @@ def state_from_dict(
 def load_state(path: str | Path, scenario: Scenario | None = None) -> SupplyState:
     """Read a state file (YAML); every problem is reported at once with its field path."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(
-            [Problem("", f"cannot read file: {exc.strerror}")], source=str(path)
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError([Problem("", f"invalid YAML: {exc}")], source=str(path)) from None
+    data = read_yaml_mapping(path, what="a state file")
     return state_from_dict(data, scenario, source=str(path))
 
 
@@ -289,8 +280,6 @@ def scenario_at(scenario: Scenario, state: SupplyState, horizon_days: int) -> Sc
     stock points hold the state's on-hand (nothing else), and the state's known disruptions are
     added as scheduled ones (so the simulation keeps the supplier down until the announced date).
     Open orders are not part of a scenario: pass the state to the simulation as well."""
-    from scenarios.loader import scenario_from_dict, scenario_to_dict
-
     data = scenario_to_dict(scenario)
     data["start_date"] = state.as_of.isoformat()
     data["horizon_days"] = int(horizon_days)
