@@ -95,25 +95,23 @@ class ReplanSpec:
 def cumulative_lead_days(scenario: Scenario) -> float:
     """The longest mean lead time from a supplier order to a customer zone: lane lead times
     (supplier lead time included) plus production lead times of the plants on the way — each
-    step rounded up to whole planning buckets, as the plan sees it."""
-    import networkx as nx
-
+    step rounded up to whole planning buckets, as the plan sees it. Paths of at most as many
+    lanes as there are nodes count (a network with cycles gets a longer, safe, window)."""
     from optimize.data import lead_buckets
 
     net = SupplyNetwork(scenario)
     days = scenario.bucket.days
     step: dict[tuple[str, str], float] = {}
     for move in net.lane_movements():
-        lead = lead_buckets(move.lead_time_days, days) * days
-        step[(move.src, move.dst)] = max(step.get((move.src, move.dst), 0.0), float(lead))
+        lead = float(lead_buckets(move.lead_time_days, days) * days)
+        if net.kind(move.src) == NodeKind.PLANT:
+            production = scenario.nodes[move.src].production_lead_time_days
+            lead += lead_buckets(float(production), days) * days
+        step[(move.src, move.dst)] = max(step.get((move.src, move.dst), 0.0), lead)
     longest: dict[str, float] = {}
-    for node in nx.topological_sort(net.graph) if nx.is_directed_acyclic_graph(net.graph) else ():
-        spec = scenario.nodes[node]
-        base = longest.get(node, 0.0)
-        if net.kind(node) == NodeKind.PLANT:
-            base += lead_buckets(float(spec.production_lead_time_days), days) * days
-        for nxt in net.graph.successors(node):
-            longest[nxt] = max(longest.get(nxt, 0.0), base + step.get((node, nxt), 0.0))
+    for _ in range(len(scenario.nodes)):  # longest paths by repeated relaxation
+        for (src, dst), lead in step.items():
+            longest[dst] = max(longest.get(dst, 0.0), longest.get(src, 0.0) + lead)
     zones = net.nodes_of(NodeKind.CUSTOMER_ZONE)
     return max((longest.get(z, 0.0) for z in zones), default=0.0)
 

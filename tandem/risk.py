@@ -209,7 +209,7 @@ def _summarize(
         mine = per_rep[(per_rep["node"] == node) & (per_rep["item"] == item)]
         probability = len(mine) / replications
         expected = float(mine["shortage"].sum()) / replications
-        first = float(np.quantile(mine["first_day"], 0.0)) if len(mine) else math.nan
+        first = float(mine["first_day"].min()) if len(mine) else math.nan
         who, share = blame.get((node, item), ("", 0.0))
         rows.append(
             {

@@ -578,3 +578,14 @@ def test_observed_stream_counts_units_per_zone_product_and_day() -> None:
 def test_stress_rejects_a_negative_campaign_cv() -> None:
     with pytest.raises(ScenarioError, match="--campaign-cv: must be >= 0"):
         stress_test(two_supplier(), replications=1, campaign_cv=-0.1)
+
+
+def test_cumulative_lead_time_in_whole_buckets() -> None:
+    from tandem.loop import RollingPlanner, cumulative_lead_days, daily_forecast
+
+    # supplier 1 day + lane 2 days to the warehouse, then 1 day to the zone
+    assert cumulative_lead_days(two_supplier(bucket="day")) == 3 + 1
+    assert cumulative_lead_days(two_supplier()) == 7 + 7  # each step rounds up to a week
+    scenario = two_supplier()
+    planner = RollingPlanner(scenario, ReplanSpec(7, 14), daily_forecast(scenario))
+    assert planner.horizon_days == 14 + 7 + 7  # extended: lead time + period + one bucket
