@@ -47,7 +47,7 @@ from scenarios.loader import scenario_from_dict, scenario_to_dict
 from scenarios.network import SupplyNetwork
 from scenarios.schema import NodeKind
 from sim.run import simulate_replication
-from tandem.loop import ObservedStream, ReplanSpec, RollingPlanner, daily_forecast
+from tandem.loop import ObservedStream, ReplanSpec, RollingPlanner, daily_forecast, window_demand
 from tandem.pipeline import plan_summary, run_kpis
 from tandem.risk import AutoOrder, auto_order_control
 
@@ -398,7 +398,8 @@ def stress_test(
         raise ScenarioError([Problem("--campaign-cv", f"must be >= 0 (got {campaign_cv})")])
     order = ["static", *[s for s in STRATEGIES if s in strategies and s != "static"]]
     seed = scenario.simulation.seed if seed is None else int(seed)
-    forecast = DemandModel(scenario).expected_by_bucket()
+    daily = daily_forecast(scenario)  # the CRM forecast once, per day and per bucket
+    forecast = window_demand(daily, 0, scenario.horizon_days, scenario.bucket.days)
     plan = optimize.plan_supply(scenario, forecast)
     if not plan.status.has_plan:
         raise PlanError(
@@ -407,7 +408,6 @@ def stress_test(
     stressed = _with_uncertainty(apply_profile(scenario, profile, plan), uncertainty)
     cv = campaign_cv if uncertainty else 0.0
     releases = sim.ReleaseSchedule.from_tables(plan.tables)
-    daily = daily_forecast(scenario)
     scenarios = {
         name: policy_scenario(stressed, forecast, name)
         if name in ("base_stock", "s_S")
